@@ -1,0 +1,344 @@
+// The extern "C" entry points: argument checks, struct_size handling, status
+// and message. No exception crosses this boundary, and a failed check leaves
+// every output untouched.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "core/problem.h"
+#include "dispatch/targets.h"
+#include "engine/engine.h"
+#include "swattn/swattn.h"
+
+namespace swattn {
+namespace {
+
+thread_local std::string t_last_error;
+thread_local const char* t_last_target = "";
+
+swattn_status Fail(swattn_status status, std::string message) {
+  t_last_error = std::move(message);
+  return status;
+}
+
+// A rejected argument: the message names it and the rule it breaks.
+struct Invalid {
+  std::string message;
+};
+
+// Runs `body` (returning a status) with the error bookkeeping every fallible
+// entry point shares.
+template <typename Body>
+swattn_status Guard(Body&& body) {
+  try {
+    t_last_error.clear();
+    return body();
+  } catch (const Invalid& e) {
+    return Fail(SWATTN_ERROR_INVALID_ARGUMENT, e.message);
+  } catch (const std::bad_alloc&) {
+    return Fail(SWATTN_ERROR_OUT_OF_MEMORY, "out of memory");
+  } catch (...) {
+    return Fail(SWATTN_ERROR_INTERNAL, "internal error");
+  }
+}
+
+void Require(bool ok, const std::string& message) {
+  if (!ok) throw Invalid{message};
+}
+
+std::string Str(int64_t x) { return std::to_string(x); }
+
+// Address range [begin, end) of a checked tensor, in bytes.
+struct Span {
+  uintptr_t begin, end;
+  bool Overlaps(const Span& o) const { return begin < o.end && o.begin < end; }
+};
+
+// Checks one tensor view and returns its byte span.
+Span CheckTensor(const swattn_tensor* t, const char* name) {
+  const std::string n = name;
+  Require(t != nullptr, n + " is NULL");
+  Require(t->dtype == SWATTN_DTYPE_F32,
+          n + ".dtype " + Str(t->dtype) +
+              " is not supported (only SWATTN_DTYPE_F32)");
+  Require(t->data != nullptr, n + ".data is NULL");
+  Require(reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0,
+          n + ".data is not aligned to 4 bytes");
+  const struct {
+    const char* field;
+    int64_t value;
+  } sizes[] = {{"batch", t->batch}, {"seq", t->seq},
+               {"heads", t->heads}, {"dim", t->dim}},
+    strides[] = {{"stride_batch", t->stride_batch},
+                 {"stride_seq", t->stride_seq},
+                 {"stride_head", t->stride_head}};
+  for (const auto& s : sizes) {
+    Require(s.value >= 1, n + "." + s.field + " must be >= 1 (got " +
+                              Str(s.value) + ")");
+    Require(s.value <= kMaxExtent, n + "." + s.field + " must be <= 2^59 (got " +
+                                       Str(s.value) + ")");
+  }
+  for (const auto& s : strides) {
+    Require(s.value >= 0, n + "." + s.field + " must be >= 0 (got " +
+                              Str(s.value) + ")");
+  }
+  // The largest element index, then the byte just past it, without overflow.
+  int64_t last = t->dim - 1;
+  const int64_t extents[][2] = {{t->batch - 1, t->stride_batch},
+                                {t->seq - 1, t->stride_seq},
+                                {t->heads - 1, t->stride_head}};
+  bool overflow = false;
+  for (const auto& e : extents) {
+    int64_t term = 0;
+    overflow |= __builtin_mul_overflow(e[0], e[1], &term);
+    overflow |= __builtin_add_overflow(last, term, &last);
+  }
+  int64_t bytes = 0;
+  overflow |= __builtin_add_overflow(last, int64_t{1}, &last);
+  overflow |= __builtin_mul_overflow(last, int64_t{sizeof(float)}, &bytes);
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(t->data);
+  overflow |= static_cast<uint64_t>(bytes) > UINTPTR_MAX - begin;
+  Require(!overflow, n + ": sizes and strides overflow int64 index arithmetic");
+  return {begin, begin + static_cast<uintptr_t>(bytes)};
+}
+
+Problem CheckForward(const swattn_options* options, const swattn_tensor* q,
+                     const swattn_tensor* k, const swattn_tensor* v,
+                     swattn_tensor* out, float* lse) {
+  Require(options != nullptr, "options is NULL");
+  Require(options->struct_size >= sizeof(swattn_options),
+          "options->struct_size is " + Str(options->struct_size) +
+              ", smaller than sizeof(swattn_options) = " +
+              Str(sizeof(swattn_options)) + ": call swattn_options_init");
+  const Span sq = CheckTensor(q, "q");
+  const Span sk = CheckTensor(k, "k");
+  const Span sv = CheckTensor(v, "v");
+  const Span so = CheckTensor(out, "out");
+
+  Require(k->batch == q->batch && v->batch == q->batch &&
+              out->batch == q->batch,
+          "batch sizes differ: q " + Str(q->batch) + ", k " + Str(k->batch) +
+              ", v " + Str(v->batch) + ", out " + Str(out->batch));
+  Require(k->dim == q->dim, "k.dim (" + Str(k->dim) + ") must equal q.dim (" +
+                                Str(q->dim) + ")");
+  Require(v->seq == k->seq, "v.seq (" + Str(v->seq) + ") must equal k.seq (" +
+                                Str(k->seq) + ")");
+  Require(v->heads == k->heads, "v.heads (" + Str(v->heads) +
+                                    ") must equal k.heads (" + Str(k->heads) +
+                                    ")");
+  Require(q->heads % k->heads == 0,
+          "q.heads (" + Str(q->heads) + ") must be a multiple of k.heads (" +
+              Str(k->heads) + ")");
+  Require(out->seq == q->seq && out->heads == q->heads && out->dim == v->dim,
+          "out must be [batch, q.seq, q.heads, v.dim] = [" + Str(q->batch) +
+              ", " + Str(q->seq) + ", " + Str(q->heads) + ", " + Str(v->dim) +
+              "], got [" + Str(out->batch) + ", " + Str(out->seq) + ", " +
+              Str(out->heads) + ", " + Str(out->dim) + "]");
+
+  Require(options->window_left >= -1,
+          "options->window_left must be >= -1 (-1 = unbounded), got " +
+              Str(options->window_left));
+  Require(options->window_right >= -1,
+          "options->window_right must be >= -1 (-1 = unbounded), got " +
+              Str(options->window_right));
+  Require(std::isfinite(options->scale),
+          "options->scale must be finite (0 = 1/sqrt(dim))");
+  Require(options->num_threads >= 0,
+          "options->num_threads must be >= 0 (0 = all), got " +
+              Str(options->num_threads));
+  const int64_t offset = options->query_offset == SWATTN_QUERY_OFFSET_DEFAULT
+                             ? k->seq - q->seq
+                             : options->query_offset;
+  Require(offset >= -kMaxExtent && offset <= kMaxExtent,
+          "options->query_offset must be within +-2^59, got " + Str(offset));
+
+  Require(!so.Overlaps(sq) && !so.Overlaps(sk) && !so.Overlaps(sv),
+          "out overlaps q, k or v");
+  if (lse != nullptr) {
+    Require(reinterpret_cast<uintptr_t>(lse) % alignof(float) == 0,
+            "lse is not aligned to 4 bytes");
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(lse);
+    // batch * heads * seq fits: each tensor's extent was checked above.
+    const Span sl{begin, begin + static_cast<uintptr_t>(
+                                     q->batch * q->heads * q->seq) *
+                                     sizeof(float)};
+    Require(!sl.Overlaps(sq) && !sl.Overlaps(sk) && !sl.Overlaps(sv) &&
+                !sl.Overlaps(so),
+            "lse overlaps q, k, v or out");
+  }
+
+  const auto radius = [](int64_t r) {
+    return r < 0 ? kUnboundedRadius : std::min(r, kUnboundedRadius);
+  };
+  Problem p;
+  p.batch = q->batch;
+  p.nq = q->seq;
+  p.nk = k->seq;
+  p.heads = q->heads;
+  p.kv_heads = k->heads;
+  p.dim = q->dim;
+  p.dim_v = v->dim;
+  p.q = {static_cast<const float*>(q->data), q->stride_batch, q->stride_seq,
+         q->stride_head};
+  p.k = {static_cast<const float*>(k->data), k->stride_batch, k->stride_seq,
+         k->stride_head};
+  p.v = {static_cast<const float*>(v->data), v->stride_batch, v->stride_seq,
+         v->stride_head};
+  p.out = {static_cast<float*>(out->data), out->stride_batch, out->stride_seq,
+           out->stride_head};
+  p.lse = lse;
+  p.left = radius(options->window_left);
+  p.right = radius(options->window_right);
+  p.query_offset = offset;
+  p.scale = options->scale != 0.0f
+                ? options->scale
+                : static_cast<float>(1.0 / std::sqrt(static_cast<double>(q->dim)));
+  return p;
+}
+
+swattn_status Forward(const swattn_options* options, const swattn_tensor* q,
+                      const swattn_tensor* k, const swattn_tensor* v,
+                      swattn_tensor* out, float* lse) {
+  const Problem p = CheckForward(options, q, k, v, out, lse);
+  std::string error;
+  const Target* target = ActiveTarget(&error);
+  if (target == nullptr) return Fail(SWATTN_ERROR_UNSUPPORTED, error);
+  const swattn_status status =
+      RunForward(p, options->num_threads, *target, &error);
+  if (status != SWATTN_OK) return Fail(status, error);
+  t_last_target = target->name;
+  return SWATTN_OK;
+}
+
+}  // namespace
+}  // namespace swattn
+
+using swattn::Guard;
+using swattn::Require;
+
+extern "C" {
+
+SWATTN_API void swattn_options_init(swattn_options* options) {
+  if (options == nullptr) return;
+  std::memset(options, 0, sizeof(*options));
+  options->struct_size = sizeof(swattn_options);
+  options->window_left = -1;
+  options->window_right = -1;
+  options->scale = 0.0f;
+  options->query_offset = SWATTN_QUERY_OFFSET_DEFAULT;
+  options->num_threads = 0;
+}
+
+SWATTN_API swattn_status swattn_forward(const swattn_options* options,
+                                        const swattn_tensor* q,
+                                        const swattn_tensor* k,
+                                        const swattn_tensor* v,
+                                        swattn_tensor* out, float* lse) {
+  return Guard([&] { return swattn::Forward(options, q, k, v, out, lse); });
+}
+
+SWATTN_API swattn_status swattn_sparse_window_attention_f32(
+    const float* q, const float* k, const float* v, float* out,
+    int64_t seq_len, int64_t d_k, int64_t d_v, int64_t window_size,
+    float scale_factor) {
+  return Guard([&] {
+    Require(q != nullptr, "q is NULL");
+    Require(k != nullptr, "k is NULL");
+    Require(v != nullptr, "v is NULL");
+    Require(out != nullptr, "out is NULL");
+    Require(seq_len >= 1, "seq_len must be >= 1, got " + std::to_string(seq_len));
+    Require(d_k >= 1, "d_k must be >= 1, got " + std::to_string(d_k));
+    Require(d_v >= 1, "d_v must be >= 1, got " + std::to_string(d_v));
+    Require(window_size >= 0,
+            "window_size must be >= 0, got " + std::to_string(window_size));
+    Require(std::isfinite(scale_factor),
+            "scale_factor must be finite (0 = 1/sqrt(d_k))");
+    const auto tensor = [&](const float* data, int64_t d) {
+      return swattn_tensor{const_cast<float*>(data), SWATTN_DTYPE_F32,
+                           1, seq_len, 1, d, seq_len * d, d, d};
+    };
+    const swattn_tensor tq = tensor(q, d_k), tk = tensor(k, d_k),
+                        tv = tensor(v, d_v);
+    swattn_tensor to = tensor(out, d_v);
+    swattn_options options;
+    swattn_options_init(&options);
+    options.window_left = window_size;
+    options.window_right = window_size;
+    options.scale = scale_factor;
+    return swattn::Forward(&options, &tq, &tk, &tv, &to, nullptr);
+  });
+}
+
+SWATTN_API const char* swattn_status_string(swattn_status status) {
+  switch (status) {
+    case SWATTN_OK: return "ok";
+    case SWATTN_ERROR_INVALID_ARGUMENT: return "invalid argument";
+    case SWATTN_ERROR_UNSUPPORTED: return "unsupported";
+    case SWATTN_ERROR_OUT_OF_MEMORY: return "out of memory";
+    case SWATTN_ERROR_INTERNAL: return "internal error";
+  }
+  return "unknown status";
+}
+
+SWATTN_API const char* swattn_last_error(void) {
+  return swattn::t_last_error.c_str();
+}
+
+SWATTN_API const char* swattn_version_string(void) {
+#define SWATTN_STR2(x) #x
+#define SWATTN_STR(x) SWATTN_STR2(x)
+  return SWATTN_STR(SWATTN_VERSION_MAJOR) "." SWATTN_STR(
+      SWATTN_VERSION_MINOR) "." SWATTN_STR(SWATTN_VERSION_PATCH);
+#undef SWATTN_STR
+#undef SWATTN_STR2
+}
+
+SWATTN_API uint32_t swattn_version_number(void) {
+  return SWATTN_VERSION_NUMBER;
+}
+
+SWATTN_API int swattn_target_count(void) {
+  try {
+    return static_cast<int>(swattn::AvailableTargets().size());
+  } catch (...) {
+    return 0;
+  }
+}
+
+SWATTN_API const char* swattn_target_name(int index) {
+  try {
+    const auto& targets = swattn::AvailableTargets();
+    if (index < 0 || static_cast<size_t>(index) >= targets.size()) return nullptr;
+    return targets[static_cast<size_t>(index)].name;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+SWATTN_API const char* swattn_active_target(void) {
+  try {
+    std::string error;
+    const swattn::Target* t = swattn::ActiveTarget(&error);
+    return t != nullptr ? t->name : "";
+  } catch (...) {
+    return "";
+  }
+}
+
+SWATTN_API swattn_status swattn_set_target(const char* name) {
+  return Guard([&] {
+    std::string error;
+    if (!swattn::SetActiveTarget(name, &error)) {
+      return swattn::Fail(SWATTN_ERROR_UNSUPPORTED, error);
+    }
+    return SWATTN_OK;
+  });
+}
+
+SWATTN_API const char* swattn_last_forward_target(void) {
+  return swattn::t_last_target;
+}
+
+}  // extern "C"

@@ -1,0 +1,109 @@
+// Plain data and index math shared by every layer: the checked problem, the
+// window geometry and the split into work units. Depends on nothing.
+#ifndef SWATTN_CORE_PROBLEM_H_
+#define SWATTN_CORE_PROBLEM_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <algorithm>
+
+namespace swattn {
+
+// Sizes and |query_offset| are at most kMaxExtent (checked by the C ABI) and
+// radii at most kUnboundedRadius, which stands for "unbounded". Then every
+// sum of a position, a key index and two radii stays inside int64.
+inline constexpr int64_t kMaxExtent = int64_t{1} << 59;
+inline constexpr int64_t kUnboundedRadius = int64_t{1} << 60;
+
+// One [batch, seq, heads, dim] tensor: element strides, dim stride 1.
+template <typename T>
+struct View {
+  T* data;
+  int64_t stride_batch, stride_seq, stride_head;
+
+  T* Row(int64_t b, int64_t s, int64_t h) const {
+    return data + b * stride_batch + s * stride_seq + h * stride_head;
+  }
+};
+
+// A forward call after the C ABI has checked it: every index below is valid.
+struct Problem {
+  int64_t batch, nq, nk, heads, kv_heads, dim, dim_v;
+  View<const float> q, k, v;
+  View<float> out;
+  float* lse;            // nullptr, or contiguous [batch, heads, nq]
+  int64_t left, right;   // radii in [0, kUnboundedRadius]
+  int64_t query_offset;  // key position of query 0
+  float scale;           // multiplies q.k
+
+  int64_t Group() const { return heads / kv_heads; }
+  int64_t Position(int64_t query) const { return query + query_offset; }
+  // The keys visible from position p are [KeyLo(p), KeyHi(p)], empty when
+  // KeyLo(p) > KeyHi(p). Both are non-decreasing in p, so the union over
+  // consecutive positions pa..pb is [KeyLo(pa), KeyHi(pb)].
+  int64_t KeyLo(int64_t p) const { return std::max<int64_t>(0, p - left); }
+  int64_t KeyHi(int64_t p) const { return std::min(nk - 1, p + right); }
+};
+
+// How a call is split into independent work units. A unit owns the output
+// rows of `heads_per_unit` query heads that share one key/value head, for
+// `block_q` consecutive queries, so no two units write the same memory.
+struct Tiling {
+  int64_t block_q;
+  int64_t heads_per_unit;
+  int64_t q_blocks;     // ceil(nq / block_q)
+  int64_t head_chunks;  // ceil(Group() / heads_per_unit)
+  int64_t units;        // batch * kv_heads * head_chunks * q_blocks
+};
+
+inline Tiling MakeTiling(const Problem& p, int64_t block_q,
+                         int64_t heads_per_unit) {
+  Tiling t;
+  t.block_q = block_q;
+  t.heads_per_unit = std::min(heads_per_unit, p.Group());
+  t.q_blocks = (p.nq + block_q - 1) / block_q;
+  t.head_chunks = (p.Group() + t.heads_per_unit - 1) / t.heads_per_unit;
+  t.units = p.batch * p.kv_heads * t.head_chunks * t.q_blocks;
+  return t;
+}
+
+// One unit's share: query heads [h_begin, h_end) (all reading kv_head) and
+// queries [i_begin, i_end) of batch entry b.
+struct Unit {
+  int64_t b, kv_head, h_begin, h_end, i_begin, i_end;
+};
+
+// Query blocks vary fastest, so consecutive units of one head reuse the keys
+// and values that neighbouring windows share while they are still in cache.
+inline Unit UnitAt(const Problem& p, const Tiling& t, int64_t u) {
+  Unit w;
+  const int64_t qb = u % t.q_blocks;
+  u /= t.q_blocks;
+  const int64_t chunk = u % t.head_chunks;
+  u /= t.head_chunks;
+  w.kv_head = u % p.kv_heads;
+  w.b = u / p.kv_heads;
+  w.h_begin = w.kv_head * p.Group() + chunk * t.heads_per_unit;
+  w.h_end = std::min(w.h_begin + t.heads_per_unit,
+                     (w.kv_head + 1) * p.Group());
+  w.i_begin = qb * t.block_q;
+  w.i_end = std::min(w.i_begin + t.block_q, p.nq);
+  return w;
+}
+
+// Visible (query, key) pairs of one head. Useful work is 2 * (dim + dim_v)
+// flops per pair and head (q.k and p.v, a multiply and an add per element):
+// the 4 * D per pair that GFLOP/s figures count when D == Dv.
+inline int64_t VisiblePairs(const Problem& p) {
+  int64_t pairs = 0;
+  for (int64_t i = 0; i < p.nq; ++i) {
+    const int64_t pos = p.Position(i);
+    pairs += std::max<int64_t>(0, p.KeyHi(pos) - p.KeyLo(pos) + 1);
+  }
+  return pairs;
+}
+
+}  // namespace swattn
+
+#endif  // SWATTN_CORE_PROBLEM_H_

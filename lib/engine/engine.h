@@ -1,0 +1,28 @@
+// The engine: turns a checked problem into work. It picks the tiling, sizes
+// the per-thread scratch once per call and runs the units of one target's
+// kernel through the runner.
+#ifndef SWATTN_ENGINE_ENGINE_H_
+#define SWATTN_ENGINE_ENGINE_H_
+
+#include <string>
+
+#include "core/problem.h"
+#include "dispatch/targets.h"
+#include "swattn/swattn.h"
+
+namespace swattn {
+
+// The split of `p` into units for a kernel. It depends on the problem and
+// the kernel only, never on the thread count: that keeps results bitwise
+// identical for any number of threads.
+Tiling PlanTiling(const Problem& p, const ForwardKernel& kernel);
+
+// Computes `p` on `target` with up to num_threads threads (0 = all).
+// Returns SWATTN_OK, or SWATTN_ERROR_OUT_OF_MEMORY with *error set before any
+// output is written.
+swattn_status RunForward(const Problem& p, int num_threads,
+                         const Target& target, std::string* error);
+
+}  // namespace swattn
+
+#endif  // SWATTN_ENGINE_ENGINE_H_

@@ -1,0 +1,62 @@
+// Compiles forward-inl.h once per SIMD target and lists the results.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/forward_f32.cc"
+// SSSE3/SSE4 lack FMA; the fixed-width SVE variants would only duplicate SVE.
+#define HWY_DISABLED_TARGETS (HWY_SSSE3 | HWY_SSE4 | HWY_SVE_256 | HWY_SVE2_128)
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+#include "kernels/forward-inl.h"
+#include "kernels/kernels.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace swattn {
+namespace HWY_NAMESPACE {
+
+int64_t QueryTileF32() { return QueryTile(); }
+size_t ScratchFloatsF32(const Problem& p, const Tiling& t) {
+  return ScratchFloats(p, t);
+}
+void RunUnitF32(const Problem& p, const Tiling& t, int64_t u, float* s) {
+  RunUnit(p, t, u, s);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace swattn
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace swattn {
+
+#define SWATTN_KERNEL(bit, ns, name) \
+  {bit, name, {&ns::QueryTileF32, &ns::ScratchFloatsF32, &ns::RunUnitF32}},
+
+// Best first. The baseline HWY_SCALAR/EMU128 targets are compiled but not
+// listed: the plain C++ kernel is the fallback.
+static const SimdKernel kCompiled[] = {
+#if HWY_TARGETS & HWY_AVX3
+    SWATTN_KERNEL(HWY_AVX3, N_AVX3, "avx512")
+#endif
+#if HWY_TARGETS & HWY_AVX2
+    SWATTN_KERNEL(HWY_AVX2, N_AVX2, "avx2")
+#endif
+#if HWY_TARGETS & HWY_SVE2
+    SWATTN_KERNEL(HWY_SVE2, N_SVE2, "sve2")
+#endif
+#if HWY_TARGETS & HWY_SVE
+    SWATTN_KERNEL(HWY_SVE, N_SVE, "sve")
+#endif
+#if HWY_TARGETS & HWY_NEON
+    SWATTN_KERNEL(HWY_NEON, N_NEON, "neon")
+#endif
+    {0, nullptr, {nullptr, nullptr, nullptr}},  // keeps the array non-empty
+};
+#undef SWATTN_KERNEL
+
+const SimdKernel* CompiledSimdKernels(size_t* count) {
+  *count = sizeof(kCompiled) / sizeof(kCompiled[0]) - 1;
+  return kCompiled;
+}
+
+}  // namespace swattn
+#endif  // HWY_ONCE

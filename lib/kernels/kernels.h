@@ -1,0 +1,41 @@
+// The kernel interface: what dispatch hands the engine for one target.
+#ifndef SWATTN_KERNELS_KERNELS_H_
+#define SWATTN_KERNELS_KERNELS_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/problem.h"
+
+namespace swattn {
+
+// One target's f32 forward kernel. A kernel computes whole work units; the
+// engine calls it from many threads at once, each with its own scratch.
+struct ForwardKernel {
+  // Query rows the kernel processes together; the engine makes block_q a
+  // multiple of it so that results never depend on how units are scheduled.
+  int64_t (*query_tile)();
+  // Floats of scratch (64-byte aligned) one thread needs for this problem.
+  size_t (*scratch_floats)(const Problem& p, const Tiling& t);
+  // Computes unit u: writes its rows of out and, if requested, of lse.
+  void (*run_unit)(const Problem& p, const Tiling& t, int64_t u,
+                   float* scratch);
+};
+
+// A Highway-compiled kernel, with the Highway target bit it needs.
+struct SimdKernel {
+  int64_t hwy_target;
+  const char* name;
+  ForwardKernel kernel;
+};
+
+// The SIMD kernels this binary was compiled with, best first
+// (kernels/forward_f32.cc). The CPU may not run all of them.
+const SimdKernel* CompiledSimdKernels(size_t* count);
+
+// The plain C++ reference kernel (kernels/scalar_forward.cc): runs anywhere.
+const ForwardKernel& ScalarKernel();
+
+}  // namespace swattn
+
+#endif  // SWATTN_KERNELS_KERNELS_H_
