@@ -75,7 +75,7 @@ typedef struct swattn_options {
   int64_t window_left, window_right; /* radii in positions; -1 = unbounded */
   float scale;                       /* 0 = 1/sqrt(dim) */
   int64_t query_offset;              /* key position of query 0; see below */
-  int32_t num_threads;               /* 0 = all available */
+  int32_t num_threads;               /* 0 or more than available = all available */
 } swattn_options;
 
 /* query_offset takes this value to mean "Nk - Nq" (queries aligned to the end

@@ -9,12 +9,13 @@
 namespace swattn {
 namespace {
 
-// Queries per unit: large enough to amortise packing the queries and walking
-// the band's edges, small enough to give every thread work at N = 4096.
-constexpr int64_t kBlockQueries = 64;
-// Query heads of one GQA group per unit: they share every K/V block while it
-// is in L1. More would only grow the per-thread scratch.
-constexpr int64_t kMaxHeadsPerUnit = 8;
+// Query rows per unit, over all its heads. A unit packs each K/V block of its
+// band once and runs all its rows against it, so more rows means fewer
+// refetches of the band (neighbouring units share most of it); 512 rows keep
+// the per-thread state (queries and accumulators, 512 KiB at D = 128) in L2.
+constexpr int64_t kRowsPerUnit = 512;
+// Query heads of one GQA group per unit: they share every K/V block.
+constexpr int64_t kMaxHeadsPerUnit = 4;
 constexpr size_t kScratchAlign = 64;
 
 struct FreeDeleter {
@@ -41,8 +42,9 @@ void RunChunk(void* context, int64_t begin, int64_t end, int slot) {
 
 Tiling PlanTiling(const Problem& p, const ForwardKernel& kernel) {
   const int64_t tile = kernel.query_tile();
-  const int64_t block_q = (std::max(kBlockQueries, tile) + tile - 1) / tile * tile;
-  return MakeTiling(p, block_q, kMaxHeadsPerUnit);
+  const int64_t heads = std::min(p.Group(), kMaxHeadsPerUnit);
+  const int64_t queries = std::max(kRowsPerUnit / heads, tile);
+  return MakeTiling(p, (queries + tile - 1) / tile * tile, heads);
 }
 
 swattn_status RunForward(const Problem& p, int num_threads,

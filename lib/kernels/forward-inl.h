@@ -2,15 +2,17 @@
 // foreach_target); see forward_f32.cc.
 //
 // Layout. A tile is T = 2 vectors of consecutive query rows, kept in lanes:
-// row r of the tile is lane r. The tile's queries are packed once, transposed
-// and pre-scaled, as Qt[d][r] = q[r][d] * scale * log2(e). Keys are walked in
-// blocks of kKeyBlock over the union of the tile's windows, and per block:
+// row r of the tile is lane r. A unit (see core/problem.h) holds several
+// tiles and heads; their queries are packed once, transposed and pre-scaled,
+// as Qt[d][r] = q[r][d] * scale * log2(e). The unit walks the union of its
+// windows in key blocks of kKeyBlock; each block is packed contiguously once
+// (when enough tiles reuse it) and then, for every tile and head it reaches:
 //   St[j][r] = sum_d Qt[d][r] * k[j][d]   broadcast k, FMA two vectors of rows
-//   masking  only on the two edge blocks, from the window bounds
+//   masking  only on keys at the window's edges, from the bounds
 //   softmax  lane-parallel: running max m, P = 2^(St - m), l += sum P
 //   O[r][:]  = O[r][:] * alpha[r] + sum_j P[j][r] * v[j][:]
-// so K and V are read in place (no packing), the online softmax needs no
-// horizontal reductions, and the accumulator rescale rides on the load of O.
+// so the online softmax needs no horizontal reductions and the rescale of
+// the accumulators rides on their load.
 //
 // NaN locality: the edge masks select -inf rather than add it, so a NaN key
 // outside a row's window cannot reach that row's scores; the P.V update walks
@@ -280,33 +282,36 @@ HWY_INLINE void PvBlock(DF df, const float* HWY_RESTRICT pt,
 }
 
 // Scratch of one thread, carved from one buffer (sizes in floats, each a
-// multiple of the vector length so every piece stays aligned).
+// multiple of the vector length so every piece stays aligned). A unit has
+// `tiles` query tiles of T rows for each of its `heads` heads.
 struct Scratch {
-  float* qt;     // [heads][dim][T]    packed, scaled queries
-  float* o;      // [heads][T][dv_pad] output accumulators
-  float* m;      // [heads][T]         running max (log2 units)
-  float* l;      // [heads][T]         running denominator
-  float* alpha;  // [T]                rescale of the current block
-  float* st;     // [kKeyBlock][T]     scores, then probabilities
-  float* vpack;  // [kKeyBlock][dv_pad] V block, when Dv needs padding
-  int64_t* lo;   // [T]                block-relative key range per row
+  float* qt;     // [heads][tiles][dim][T]    packed, scaled queries
+  float* o;      // [heads][tiles][T][dv_pad] output accumulators
+  float* m;      // [heads][tiles][T]         running max (log2 units)
+  float* l;      // [heads][tiles][T]         running denominator
+  float* alpha;  // [T]                       rescale of the current block
+  float* st;     // [kKeyBlock][T]            scores, then probabilities
+  float* kpack;  // [kKeyBlock][dim]          the key block, contiguous
+  float* vpack;  // [kKeyBlock][dv_pad]       the value block, zero-padded
+  int64_t* lo;   // [T]                       block-relative key range per row
   int64_t* hi;   // [T]
 
-  static size_t Floats(int64_t heads, int64_t dim, int64_t dv_pad, size_t T) {
-    const size_t h = static_cast<size_t>(heads);
-    return h * static_cast<size_t>(dim) * T + h * T * dv_pad + 2 * h * T + T +
-           kKeyBlock * T + kKeyBlock * dv_pad + 4 * T;
+  static size_t Floats(size_t rows, size_t dim, size_t dv_pad, size_t T) {
+    return rows * dim + rows * dv_pad + 2 * rows + T + kKeyBlock * T +
+           kKeyBlock * dim + kKeyBlock * dv_pad + 4 * T + T;
   }
 
-  Scratch(float* base, int64_t heads, int64_t dim, int64_t dv_pad, size_t T) {
-    const size_t h = static_cast<size_t>(heads);
+  // rows = heads * tiles * T.
+  Scratch(float* base, size_t rows, size_t dim, size_t dv_pad, size_t T) {
     qt = base;
-    o = qt + h * static_cast<size_t>(dim) * T;
-    m = o + h * T * dv_pad;
-    l = m + h * T;
-    alpha = l + h * T;
+    o = qt + rows * dim;
+    m = o + rows * dv_pad;
+    l = m + rows;
+    alpha = l + rows;
     st = alpha + T;
-    vpack = st + kKeyBlock * T;
+    kpack = st + kKeyBlock * T;
+    // dim may be odd: round the key block up to whole vectors.
+    vpack = kpack + (kKeyBlock * dim + T - 1) / T * T;
     lo = reinterpret_cast<int64_t*>(vpack + kKeyBlock * dv_pad);
     hi = lo + T;
   }
@@ -321,25 +326,21 @@ HWY_INLINE int64_t PaddedDv(DF df, int64_t dim_v) {
 // it: rows r with j - right <= p0 + r <= j + left see it.
 HWY_INLINE void MaskKey(DF df, const Problem& p, int64_t p0, int64_t j,
                         float* HWY_RESTRICT st_j) {
-  const size_t N = hn::Lanes(df);
-  const int64_t T = static_cast<int64_t>(2 * N);
-  const int64_t r_lo = std::clamp<int64_t>(j - p.right - p0, -1, T);
-  const int64_t r_hi = std::clamp<int64_t>(j + p.left - p0, -1, T);
-  const VF lo = hn::Set(df, static_cast<float>(r_lo));
-  const VF hi = hn::Set(df, static_cast<float>(r_hi));
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t r_begin = std::clamp<int64_t>(j - p.right - p0, 0, 2 * N);
+  const int64_t r_end = std::clamp<int64_t>(j + p.left - p0 + 1, 0, 2 * N);
   const VF neg_inf = hn::Set(df, -std::numeric_limits<float>::infinity());
-  const VF r0 = hn::Iota(df, 0.0f);
-  const VF r1 = hn::Iota(df, static_cast<float>(N));
-  const auto in0 = hn::And(hn::Ge(r0, lo), hn::Le(r0, hi));
-  const auto in1 = hn::And(hn::Ge(r1, lo), hn::Le(r1, hi));
-  hn::Store(hn::IfThenElse(in0, hn::Load(df, st_j), neg_inf), df, st_j);
-  hn::Store(hn::IfThenElse(in1, hn::Load(df, st_j + N), neg_inf), df,
-            st_j + N);
+  for (int64_t half = 0; half < 2 * N; half += N) {
+    const size_t b = static_cast<size_t>(std::clamp<int64_t>(r_begin - half, 0, N));
+    const size_t e = static_cast<size_t>(std::clamp<int64_t>(r_end - half, 0, N));
+    const auto visible = hn::AndNot(hn::FirstN(df, b), hn::FirstN(df, e));
+    hn::BlendedStore(neg_inf, hn::Not(visible), df, st_j + half);
+  }
 }
 
-// Online softmax over one block for the 2 row vectors at offset `half`:
-// updates m and l, turns St into P = 2^(St - m) and leaves the rescale of
-// the previous accumulators in alpha.
+// Online softmax over keys [0, n) of a block for both row vectors: updates
+// m and l, turns St into P = 2^(St - m) and leaves in alpha the rescale of
+// the accumulators so far.
 HWY_INLINE void SoftmaxBlock(DF df, int64_t n, float* HWY_RESTRICT st,
                              float* HWY_RESTRICT m, float* HWY_RESTRICT l,
                              float* HWY_RESTRICT alpha) {
@@ -348,7 +349,9 @@ HWY_INLINE void SoftmaxBlock(DF df, int64_t n, float* HWY_RESTRICT st,
   const VF neg_inf = hn::Set(df, -std::numeric_limits<float>::infinity());
   for (size_t half = 0; half < T; half += N) {
     VF mx = neg_inf;
-    for (int64_t j = 0; j < n; ++j) mx = hn::Max(mx, hn::Load(df, st + j * T + half));
+    for (int64_t j = 0; j < n; ++j) {
+      mx = hn::Max(mx, hn::Load(df, st + j * T + half));
+    }
     const VF m_old = hn::Load(df, m + half);
     const VF m_new = hn::Max(m_old, mx);
     // A row that has seen only masked keys keeps m = -inf; subtracting 0
@@ -380,84 +383,174 @@ HWY_INLINE void SoftmaxBlock(DF df, int64_t n, float* HWY_RESTRICT st,
   }
 }
 
-// Queries [i0, i0 + rows) (rows <= T) of heads [h_begin, h_end).
-HWY_INLINE void ForwardTile(DF df, const Problem& p, const Unit& w,
-                            int64_t i0, int64_t rows, const Scratch& s) {
-  const size_t N = hn::Lanes(df);
-  const size_t T = 2 * N;
+// Copies keys [j0, j0 + n) of one kv head into the contiguous blocks. With
+// [seq, heads, dim] layouts one head's rows are heads * dim floats apart,
+// often a whole page: they alias in the caches and defeat the hardware
+// prefetcher, so every tile reads the packed copy instead.
+HWY_INLINE void PackBlock(const Problem& p, const Unit& w, int64_t j0,
+                          int64_t n, bool pack_k, bool pack_v, int64_t dv_pad,
+                          const Scratch& s) {
+  for (int64_t j = 0; pack_k && j < n; ++j) {
+    const float* k = p.k.Row(w.b, j0 + j, w.kv_head);
+    std::copy(k, k + p.dim, s.kpack + j * p.dim);
+  }
+  for (int64_t j = 0; pack_v && j < n; ++j) {
+    const float* v = p.v.Row(w.b, j0 + j, w.kv_head);
+    float* vp = s.vpack + j * dv_pad;
+    std::copy(v, v + p.dim_v, vp);
+    std::fill(vp + p.dim_v, vp + dv_pad, 0.0f);
+  }
+}
+
+// Asks for the source rows of keys [j_begin, j_end) to be brought into the
+// cache, one line at a time.
+HWY_INLINE void PrefetchRows(const Problem& p, const Unit& w, int64_t j_begin,
+                             int64_t j_end) {
+  for (int64_t j = j_begin; j < j_end; ++j) {
+    const char* k = reinterpret_cast<const char*>(p.k.Row(w.b, j, w.kv_head));
+    const char* v = reinterpret_cast<const char*>(p.v.Row(w.b, j, w.kv_head));
+    // Into L2 (locality 2): L1 has too few fill buffers for whole blocks.
+    for (int64_t c = 0; c < p.dim * 4; c += 64) __builtin_prefetch(k + c, 0, 2);
+    for (int64_t c = 0; c < p.dim_v * 4; c += 64) __builtin_prefetch(v + c, 0, 2);
+  }
+}
+
+// Computes one unit: every tile of T queries and every head of the unit
+// against each key block of the unit's band, packing each block once.
+HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
+                            const Scratch& s) {
+  const int64_t T = static_cast<int64_t>(2 * hn::Lanes(df));
   const int64_t heads = w.h_end - w.h_begin;
+  const int64_t tiles = (w.i_end - w.i_begin + T - 1) / T;
   const int64_t dv_pad = PaddedDv(df, p.dim_v);
   const float qscale = p.scale * kLog2e;
+  const auto rows_of = [&](int64_t t) {
+    return std::min(T, w.i_end - w.i_begin - t * T);
+  };
+  const auto state = [&](int64_t g, int64_t t) { return g * tiles + t; };
 
-  // Pack queries: Qt[d][r], zero rows past the end of the sequence.
+  // Pack queries as Qt[d][r] (rows past the end of the sequence are 0) and
+  // reset the softmax state.
   for (int64_t g = 0; g < heads; ++g) {
-    float* qt = s.qt + g * p.dim * T;
-    for (int64_t r = 0; r < static_cast<int64_t>(T); ++r) {
-      const float* q = r < rows ? p.q.Row(w.b, i0 + r, w.h_begin + g) : nullptr;
-      for (int64_t d = 0; d < p.dim; ++d) {
-        qt[d * T + r] = q != nullptr ? q[d] * qscale : 0.0f;
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t x = state(g, t);
+      float* qt = s.qt + x * p.dim * T;
+      for (int64_t r = 0; r < T; ++r) {
+        if (r < rows_of(t)) {
+          const int64_t i = w.i_begin + t * T + r;
+          const float* q = p.q.Row(w.b, i, w.h_begin + g);
+          // Query rows are far apart too: fetch some rows ahead.
+          if (i + 8 < w.i_end) {
+            const char* ahead = reinterpret_cast<const char*>(
+                p.q.Row(w.b, i + 8, w.h_begin + g));
+            for (int64_t c = 0; c < p.dim * 4; c += 64) {
+              __builtin_prefetch(ahead + c, 0, 2);
+            }
+          }
+          for (int64_t d = 0; d < p.dim; ++d) qt[d * T + r] = q[d] * qscale;
+        } else {
+          for (int64_t d = 0; d < p.dim; ++d) qt[d * T + r] = 0.0f;
+        }
       }
+      std::fill(s.o + x * T * dv_pad, s.o + (x + 1) * T * dv_pad, 0.0f);
+      std::fill(s.m + x * T, s.m + (x + 1) * T,
+                -std::numeric_limits<float>::infinity());
+      std::fill(s.l + x * T, s.l + (x + 1) * T, 0.0f);
     }
-    std::fill(s.o + g * T * dv_pad, s.o + (g + 1) * T * dv_pad, 0.0f);
-    std::fill(s.m + g * T, s.m + (g + 1) * T,
-              -std::numeric_limits<float>::infinity());
-    std::fill(s.l + g * T, s.l + (g + 1) * T, 0.0f);
   }
 
-  const int64_t p_first = p.Position(i0);
-  const int64_t p_last = p.Position(i0 + rows - 1);
-  const int64_t j_begin = p.KeyLo(p_first);
-  const int64_t j_end = p.KeyHi(p_last) + 1;
-  const bool pad_v = dv_pad != p.dim_v;
+  const int64_t j_begin = p.KeyLo(p.Position(w.i_begin));
+  const int64_t j_end = p.KeyHi(p.Position(w.i_end - 1)) + 1;
+  // Packing a block pays off when many (tile, head) passes read it: about
+  // heads * (window + block) / T of them. Small windows read K and V in place
+  // (V is still packed when Dv needs padding to whole vectors).
+  const int64_t window = std::min(p.left, p.nk) + std::min(p.right, p.nk) + 1;
+  const bool pack_k = heads * (window + kKeyBlock) >= 4 * T;
+  const bool pack_v = pack_k || dv_pad != p.dim_v;
   for (int64_t j0 = j_begin; j0 < j_end; j0 += kKeyBlock) {
     const int64_t n = std::min(kKeyBlock, j_end - j0);
-    // Interior blocks lie inside every row's window and need no mask.
-    const bool edge = p.KeyLo(p_last) > j0 || p.KeyHi(p_first) < j0 + n - 1;
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t pos = p_first + r;
-      s.lo[r] = std::max(p.KeyLo(pos), j0) - j0;
-      s.hi[r] = std::min(p.KeyHi(pos), j0 + n - 1) - j0;
-    }
-    const float* k = p.k.Row(w.b, j0, w.kv_head);
-    const float* v = p.v.Row(w.b, j0, w.kv_head);
-    int64_t v_stride = p.v.stride_seq;
-    if (pad_v) {
-      // Dv is not a multiple of the vector length: copy the block into
-      // zero-padded rows so that full-vector loads stay inside memory.
-      for (int64_t j = 0; j < n; ++j) {
-        float* dst = s.vpack + j * dv_pad;
-        std::copy(v + j * p.v.stride_seq, v + j * p.v.stride_seq + p.dim_v, dst);
-        std::fill(dst + p.dim_v, dst + dv_pad, 0.0f);
+    const int64_t next_n = std::min(kKeyBlock, j_end - j0 - n);
+    PackBlock(p, w, j0, n, pack_k, pack_v, dv_pad, s);
+    const float* kb = pack_k ? s.kpack : p.k.Row(w.b, j0, w.kv_head);
+    const int64_t k_stride = pack_k ? p.dim : p.k.stride_seq;
+    const float* vb = pack_v ? s.vpack : p.v.Row(w.b, j0, w.kv_head);
+    const int64_t v_stride = pack_v ? dv_pad : p.v.stride_seq;
+    // The tiles whose windows reach this block.
+    int64_t t_begin = tiles, t_end = 0;
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t p_first = p.Position(w.i_begin + t * T);
+      const int64_t p_last = p_first + rows_of(t) - 1;
+      if (p.KeyLo(p_first) < j0 + n && p.KeyHi(p_last) >= j0) {
+        t_begin = std::min(t_begin, t);
+        t_end = t + 1;
       }
-      v = s.vpack;
-      v_stride = dv_pad;
     }
-    for (int64_t g = 0; g < heads; ++g) {
-      QkBlock(df, s.qt + g * p.dim * T, p.dim, k, p.k.stride_seq, n, s.st);
-      if (edge) {
-        for (int64_t j = 0; j < n; ++j) MaskKey(df, p, p_first, j0 + j, s.st + j * T);
+    for (int64_t t = t_begin; t < t_end; ++t) {
+      // Spread the next block's prefetches over this block's work.
+      const int64_t span = t_end - t_begin;
+      PrefetchRows(p, w, j0 + n + (t - t_begin) * next_n / span,
+                   j0 + n + (t - t_begin + 1) * next_n / span);
+      const int64_t rows = rows_of(t);
+      const int64_t p_first = p.Position(w.i_begin + t * T);
+      const int64_t p_last = p_first + rows - 1;
+      // The part of this block that the tile's windows reach.
+      const int64_t a = std::max(p.KeyLo(p_first), j0) - j0;
+      const int64_t b = std::min(p.KeyHi(p_last), j0 + n - 1) - j0;
+      // Keys inside every row's window need no mask.
+      const int64_t full_a = std::max(p.KeyLo(p_last), j0) - j0;
+      const int64_t full_b = std::min(p.KeyHi(p_first), j0 + n - 1) - j0;
+      for (int64_t r = 0; r < rows; ++r) {
+        s.lo[r] = std::max(p.KeyLo(p_first + r), j0) - j0 - a;
+        s.hi[r] = std::min(p.KeyHi(p_first + r), j0 + n - 1) - j0 - a;
       }
-      SoftmaxBlock(df, n, s.st, s.m + g * T, s.l + g * T, s.alpha);
-      PvBlock(df, s.st, v, v_stride, dv_pad, rows, s.lo, s.hi, s.alpha,
-              s.o + g * T * dv_pad);
+      for (int64_t g = 0; g < heads; ++g) {
+        const int64_t x = state(g, t);
+        QkBlock(df, s.qt + x * p.dim * T, p.dim, kb + a * k_stride, k_stride,
+                b - a + 1, s.st);
+        for (int64_t j = a; j <= b; ++j) {
+          if (j < full_a || j > full_b) {
+            MaskKey(df, p, p_first, j0 + j, s.st + (j - a) * T);
+          }
+        }
+        SoftmaxBlock(df, b - a + 1, s.st, s.m + x * T, s.l + x * T, s.alpha);
+        PvBlock(df, s.st, vb + a * v_stride, v_stride, dv_pad, rows, s.lo,
+                s.hi, s.alpha, s.o + x * T * dv_pad);
+      }
     }
   }
 
   // out = O / l and lse = ln(2) * m + ln(l); an empty window gives 0, -inf.
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  const auto aligned = [&](int64_t x) { return x % N == 0; };
+  const bool stream =
+      p.dim_v % N == 0 && aligned(p.out.stride_batch) &&
+      aligned(p.out.stride_seq) && aligned(p.out.stride_head) &&
+      reinterpret_cast<uintptr_t>(p.out.data) % (N * sizeof(float)) == 0;
   for (int64_t g = 0; g < heads; ++g) {
     const int64_t h = w.h_begin + g;
-    for (int64_t r = 0; r < rows; ++r) {
-      const float l = s.l[g * T + r];
-      const float m = s.m[g * T + r];
-      const float* o = s.o + (g * T + r) * dv_pad;
-      float* out = p.out.Row(w.b, i0 + r, h);
-      if (l == 0.0f) {
-        std::fill(out, out + p.dim_v, 0.0f);
-      } else {
-        for (int64_t c = 0; c < p.dim_v; ++c) out[c] = o[c] / l;
-      }
-      if (p.lse != nullptr) {
-        p.lse[(w.b * p.heads + h) * p.nq + i0 + r] = m * kLn2 + logf(l);
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t x = state(g, t);
+      for (int64_t r = 0; r < rows_of(t); ++r) {
+        const int64_t i = w.i_begin + t * T + r;
+        const float l = s.l[x * T + r];
+        const float m = s.m[x * T + r];
+        const float* o = s.o + (x * T + r) * dv_pad;
+        float* out = p.out.Row(w.b, i, h);
+        if (l == 0.0f) {
+          std::fill(out, out + p.dim_v, 0.0f);
+        } else if (stream) {
+          // Whole lines, written once: skip reading them into the cache.
+          const VF inv_l = hn::Set(df, 1.0f / l);
+          for (int64_t c = 0; c < p.dim_v; c += N) {
+            hn::Stream(hn::Mul(hn::Load(df, o + c), inv_l), df, out + c);
+          }
+        } else {
+          const float inv_l = 1.0f / l;  // one division per row, not per column
+          for (int64_t c = 0; c < p.dim_v; ++c) out[c] = o[c] * inv_l;
+        }
+        if (p.lse != nullptr) {
+          p.lse[(w.b * p.heads + h) * p.nq + i] = m * kLn2 + logf(l);
+        }
       }
     }
   }
@@ -469,20 +562,22 @@ HWY_INLINE int64_t QueryTile() {
 
 HWY_INLINE size_t ScratchFloats(const Problem& p, const Tiling& t) {
   const DF df;
-  return Scratch::Floats(t.heads_per_unit, p.dim, PaddedDv(df, p.dim_v),
-                         2 * hn::Lanes(df));
+  const size_t T = 2 * hn::Lanes(df);
+  const size_t tiles = static_cast<size_t>(t.block_q) / T;
+  return Scratch::Floats(static_cast<size_t>(t.heads_per_unit) * tiles * T,
+                         static_cast<size_t>(p.dim),
+                         static_cast<size_t>(PaddedDv(df, p.dim_v)), T);
 }
 
 HWY_INLINE void RunUnit(const Problem& p, const Tiling& t, int64_t u,
                         float* scratch) {
   const DF df;
-  const Unit w = UnitAt(p, t, u);
-  const Scratch s(scratch, t.heads_per_unit, p.dim, PaddedDv(df, p.dim_v),
-                  2 * hn::Lanes(df));
-  const int64_t T = QueryTile();
-  for (int64_t i0 = w.i_begin; i0 < w.i_end; i0 += T) {
-    ForwardTile(df, p, w, i0, std::min(T, w.i_end - i0), s);
-  }
+  const size_t T = 2 * hn::Lanes(df);
+  const size_t tiles = static_cast<size_t>(t.block_q) / T;
+  const Scratch s(scratch, static_cast<size_t>(t.heads_per_unit) * tiles * T,
+                  static_cast<size_t>(p.dim),
+                  static_cast<size_t>(PaddedDv(df, p.dim_v)), T);
+  ForwardUnit(df, p, UnitAt(p, t, u), s);
 }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)

@@ -9,7 +9,7 @@
 namespace swattn {
 
 // Threads a call asking for `num_threads` (0 = all available) will use:
-// at least 1. Per-thread scratch is indexed by slot in [0, RunnerSlots()).
+// at least 1, at most the number available to the process. Per-thread scratch is indexed by slot in [0, RunnerSlots()).
 int RunnerSlots(int num_threads);
 
 // Calls body(context, begin, end, slot) for disjoint chunks that cover units

@@ -1,5 +1,6 @@
 // The runner on oneTBB: parallel_for over units inside a task_arena limited
 // to the requested number of threads.
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,10 +27,11 @@ tbb::task_arena& ArenaFor(int threads) {
 
 }  // namespace
 
+// More threads than the process may use would only oversubscribe the cores
+// (and make TBB warn), so requests are capped at what is available.
 int RunnerSlots(int num_threads) {
-  if (num_threads > 0) return num_threads;
-  const int available = tbb::info::default_concurrency();
-  return available > 0 ? available : 1;
+  const int available = std::max(1, tbb::info::default_concurrency());
+  return num_threads > 0 ? std::min(num_threads, available) : available;
 }
 
 void RunUnits(int64_t num_units, int num_threads, UnitBody body,
