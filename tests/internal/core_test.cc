@@ -1,0 +1,90 @@
+// lib/core: window geometry and the split into work units.
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "core/problem.h"
+
+namespace swattn {
+namespace {
+
+Problem Shape(int64_t batch, int64_t nq, int64_t nk, int64_t heads,
+              int64_t kv_heads, int64_t left, int64_t right, int64_t offset) {
+  Problem p{};
+  p.batch = batch;
+  p.nq = nq;
+  p.nk = nk;
+  p.heads = heads;
+  p.kv_heads = kv_heads;
+  p.dim = p.dim_v = 1;
+  p.left = left < 0 ? kUnboundedRadius : left;
+  p.right = right < 0 ? kUnboundedRadius : right;
+  p.query_offset = offset;
+  return p;
+}
+
+TEST_CASE("KeyLo and KeyHi clip the window to the keys", "[core]") {
+  const Problem p = Shape(1, 10, 10, 1, 1, 2, 3, 0);
+  CHECK(p.KeyLo(0) == 0);
+  CHECK(p.KeyHi(0) == 3);
+  CHECK(p.KeyLo(5) == 3);
+  CHECK(p.KeyHi(5) == 8);
+  CHECK(p.KeyHi(9) == 9);
+  const Problem dense = Shape(1, 10, 10, 1, 1, -1, -1, 0);
+  CHECK(dense.KeyLo(9) == 0);
+  CHECK(dense.KeyHi(0) == 9);
+  // Positions past either end see nothing.
+  const Problem late = Shape(1, 4, 4, 1, 1, 1, 1, 100);
+  CHECK(late.KeyLo(late.Position(0)) > late.KeyHi(late.Position(0)));
+}
+
+TEST_CASE("VisiblePairs counts the band exactly", "[core]") {
+  for (int64_t left : {-1, 0, 3, 50}) {
+    for (int64_t right : {-1, 0, 2}) {
+      for (int64_t offset : {-7, 0, 5}) {
+        const Problem p = Shape(1, 37, 41, 1, 1, left, right, offset);
+        int64_t brute = 0;
+        for (int64_t i = 0; i < p.nq; ++i) {
+          for (int64_t j = 0; j < p.nk; ++j) {
+            const int64_t pos = i + offset;
+            const bool in_left = left < 0 || j >= pos - left;
+            const bool in_right = right < 0 || j <= pos + right;
+            brute += in_left && in_right;
+          }
+        }
+        INFO("left " << left << " right " << right << " offset " << offset);
+        CHECK(VisiblePairs(p) == brute);
+      }
+    }
+  }
+}
+
+TEST_CASE("Units cover every (batch, head, query) exactly once", "[core]") {
+  struct Case {
+    int64_t batch, nq, heads, kv_heads, block_q, heads_per_unit;
+  };
+  const Case cases[] = {{1, 1, 1, 1, 64, 1},   {2, 130, 8, 2, 64, 4},
+                        {3, 64, 6, 3, 32, 2},  {1, 100, 12, 1, 128, 8},
+                        {2, 7, 4, 4, 512, 4}, {1, 65, 10, 2, 16, 3}};
+  for (const Case& c : cases) {
+    const Problem p = Shape(c.batch, c.nq, c.nq, c.heads, c.kv_heads, 1, 1, 0);
+    const Tiling t = MakeTiling(p, c.block_q, c.heads_per_unit);
+    std::vector<int> seen(static_cast<size_t>(c.batch * c.heads * c.nq), 0);
+    for (int64_t u = 0; u < t.units; ++u) {
+      const Unit w = UnitAt(p, t, u);
+      REQUIRE(w.h_begin < w.h_end);
+      REQUIRE(w.i_begin < w.i_end);
+      REQUIRE(w.i_end - w.i_begin <= c.block_q);
+      for (int64_t h = w.h_begin; h < w.h_end; ++h) {
+        REQUIRE(h / p.Group() == w.kv_head);  // one kv head per unit
+        for (int64_t i = w.i_begin; i < w.i_end; ++i) {
+          ++seen[static_cast<size_t>((w.b * c.heads + h) * c.nq + i)];
+        }
+      }
+    }
+    for (int s : seen) REQUIRE(s == 1);
+  }
+}
+
+}  // namespace
+}  // namespace swattn

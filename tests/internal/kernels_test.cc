@@ -1,0 +1,168 @@
+// lib/kernels and lib/engine: every kernel through the kernel interface,
+// against the scalar reference kernel, unit by unit.
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "dispatch/targets.h"
+#include "engine/engine.h"
+
+namespace swattn {
+namespace {
+
+constexpr float kGuard = -12345.0f;
+
+struct Data {
+  std::vector<float> q, k, v, out, lse;
+  Problem p;
+};
+
+// Contiguous [B, N, H, D] tensors with values in [-1, 1].
+Data Make(int64_t nq, int64_t nk, int64_t heads, int64_t kv_heads,
+          int64_t dim, int64_t dim_v, int64_t left, int64_t right,
+          int64_t offset, unsigned seed) {
+  Data d;
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  const auto fill = [&](std::vector<float>& x, int64_t n) {
+    x.resize(static_cast<size_t>(n));
+    for (float& e : x) e = u(rng);
+  };
+  fill(d.q, nq * heads * dim);
+  fill(d.k, nk * kv_heads * dim);
+  fill(d.v, nk * kv_heads * dim_v);
+  d.out.assign(static_cast<size_t>(nq * heads * dim_v), kGuard);
+  d.lse.assign(static_cast<size_t>(heads * nq), kGuard);
+  Problem& p = d.p;
+  p.batch = 1;
+  p.nq = nq;
+  p.nk = nk;
+  p.heads = heads;
+  p.kv_heads = kv_heads;
+  p.dim = dim;
+  p.dim_v = dim_v;
+  p.q = {d.q.data(), nq * heads * dim, heads * dim, dim};
+  p.k = {d.k.data(), nk * kv_heads * dim, kv_heads * dim, dim};
+  p.v = {d.v.data(), nk * kv_heads * dim_v, kv_heads * dim_v, dim_v};
+  p.out = {d.out.data(), nq * heads * dim_v, heads * dim_v, dim_v};
+  p.lse = d.lse.data();
+  p.left = left < 0 ? kUnboundedRadius : left;
+  p.right = right < 0 ? kUnboundedRadius : right;
+  p.query_offset = offset;
+  p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim)));
+  return d;
+}
+
+// Runs every unit of `kernel` in the given order with exactly the scratch
+// it asks for, followed by a guard region that must stay untouched.
+void RunUnitsInOrder(const ForwardKernel& kernel, const Problem& p,
+                     bool reverse) {
+  const Tiling t = PlanTiling(p, kernel);
+  REQUIRE(t.block_q % kernel.query_tile() == 0);
+  const size_t floats = kernel.scratch_floats(p, t);
+  const size_t guard = 256;
+  const size_t bytes = ((floats + guard) * sizeof(float) + 63) / 64 * 64;
+  float* scratch = static_cast<float*>(std::aligned_alloc(64, bytes));
+  REQUIRE(scratch != nullptr);
+  std::fill(scratch + floats, scratch + floats + guard, kGuard);
+  for (int64_t n = 0; n < t.units; ++n) {
+    kernel.run_unit(p, t, reverse ? t.units - 1 - n : n, scratch);
+  }
+  bool intact = true;
+  for (size_t i = floats; i < floats + guard; ++i) intact &= scratch[i] == kGuard;
+  std::free(scratch);
+  CHECK(intact);
+}
+
+TEST_CASE("Every kernel matches the scalar kernel, in any unit order",
+          "[kernels]") {
+  struct Case {
+    int64_t nq, nk, heads, kv_heads, dim, dim_v, left, right, offset;
+  };
+  const Case cases[] = {
+      {100, 100, 1, 1, 17, 17, 5, 5, 0},   {300, 300, 4, 2, 64, 64, 16, 16, 0},
+      {257, 257, 2, 1, 33, 20, -1, -1, 0}, {129, 129, 3, 3, 128, 128, 40, 0, 0},
+      {1, 50, 4, 1, 64, 64, 10, 0, 49},    {70, 90, 2, 2, 8, 24, 3, 7, -5},
+      {600, 600, 8, 2, 32, 48, 200, 200, 0}, {40, 40, 1, 1, 5, 5, 2, 2, 60},
+      {700, 700, 1, 1, 16, 16, 0, 0, 0},   {90, 90, 12, 1, 9, 3, 31, 1, 0}};
+  const Target& scalar = AvailableTargets().back();
+  unsigned seed = 1;
+  for (const Case& c : cases) {
+    Data want = Make(c.nq, c.nk, c.heads, c.kv_heads, c.dim, c.dim_v, c.left,
+                     c.right, c.offset, seed);
+    RunUnitsInOrder(scalar.kernel, want.p, false);
+    for (const Target& target : AvailableTargets()) {
+      INFO("target " << target.name << " nq " << c.nq << " D " << c.dim
+                     << " Dv " << c.dim_v << " window (" << c.left << ", "
+                     << c.right << ") offset " << c.offset);
+      Data fwd = Make(c.nq, c.nk, c.heads, c.kv_heads, c.dim, c.dim_v, c.left,
+                      c.right, c.offset, seed);
+      Data rev = fwd;
+      rev.p.q.data = rev.q.data();
+      rev.p.k.data = rev.k.data();
+      rev.p.v.data = rev.v.data();
+      rev.p.out.data = rev.out.data();
+      rev.p.lse = rev.lse.data();
+      RunUnitsInOrder(target.kernel, fwd.p, false);
+      RunUnitsInOrder(target.kernel, rev.p, true);
+      // The schedule never changes a bit.
+      CHECK(std::memcmp(fwd.out.data(), rev.out.data(),
+                        fwd.out.size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(fwd.lse.data(), rev.lse.data(),
+                        fwd.lse.size() * sizeof(float)) == 0);
+      double worst = 0.0;
+      for (size_t i = 0; i < want.out.size(); ++i) {
+        REQUIRE(fwd.out[i] != kGuard);  // every output was written
+        worst = std::max(worst, std::fabs(double{fwd.out[i]} - want.out[i]));
+      }
+      for (size_t i = 0; i < want.lse.size(); ++i) {
+        if (std::isinf(want.lse[i])) {
+          CHECK(fwd.lse[i] == want.lse[i]);
+        } else {
+          worst = std::max(worst, std::fabs(double{fwd.lse[i]} - want.lse[i]));
+        }
+      }
+      CHECK(worst < 5e-6);
+    }
+    ++seed;
+  }
+}
+
+TEST_CASE("The tiling depends on the problem, not on threads", "[engine]") {
+  for (const Target& target : AvailableTargets()) {
+    for (int64_t kv_heads : {1, 2, 8}) {
+      Data d = Make(1000, 1000, 8, kv_heads, 64, 64, 10, 10, 0, 3);
+      const Tiling t = PlanTiling(d.p, target.kernel);
+      INFO("target " << target.name << " kv_heads " << kv_heads);
+      CHECK(t.block_q % target.kernel.query_tile() == 0);
+      CHECK(t.heads_per_unit >= 1);
+      CHECK(t.heads_per_unit <= d.p.Group());
+      CHECK(t.units == t.q_blocks * t.head_chunks * kv_heads);
+    }
+  }
+}
+
+TEST_CASE("RunForward gives the same bits for 1, 2 and 7 threads",
+          "[engine]") {
+  for (const Target& target : AvailableTargets()) {
+    Data one = Make(700, 700, 4, 2, 40, 40, 33, 12, 0, 9);
+    std::string error;
+    REQUIRE(RunForward(one.p, 1, target, &error) == SWATTN_OK);
+    for (int threads : {2, 7}) {
+      Data many = Make(700, 700, 4, 2, 40, 40, 33, 12, 0, 9);
+      REQUIRE(RunForward(many.p, threads, target, &error) == SWATTN_OK);
+      INFO("target " << target.name << " threads " << threads);
+      CHECK(std::memcmp(one.out.data(), many.out.data(),
+                        one.out.size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(one.lse.data(), many.lse.data(),
+                        one.lse.size() * sizeof(float)) == 0);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace swattn
