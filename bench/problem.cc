@@ -1,0 +1,95 @@
+#include "problem.h"
+
+#include <cmath>
+#include <cstddef>
+#include <limits>
+
+#include "useful_flops.h"
+
+namespace swattn_bench {
+namespace {
+
+// SplitMix64: fast, deterministic, good enough for test data.
+uint64_t Next(uint64_t* state) {
+  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+void Fill(std::vector<float>* values, size_t count, uint64_t seed) {
+  values->resize(count);
+  uint64_t state = seed;
+  for (size_t i = 0; i < count; ++i) {
+    // 24 random bits -> [-1, 1).
+    (*values)[i] =
+        static_cast<float>(Next(&state) >> 40) * (2.0f / 16777216.0f) - 1.0f;
+  }
+}
+
+swattn_tensor View(const std::vector<float>& data, const BaselineShape& s,
+                   int64_t heads) {
+  swattn_tensor t;
+  t.data = const_cast<float*>(data.data());
+  t.dtype = SWATTN_DTYPE_F32;
+  t.batch = s.batch;
+  t.seq = s.seq;
+  t.heads = heads;
+  t.dim = s.dim;
+  t.stride_head = s.dim;
+  t.stride_seq = heads * s.dim;
+  t.stride_batch = s.seq * heads * s.dim;
+  return t;
+}
+
+}  // namespace
+
+Problem::Problem(const BaselineShape& shape, uint64_t seed) : shape_(shape) {
+  const size_t rows = static_cast<size_t>(shape.batch * shape.seq);
+  const size_t q_count = rows * static_cast<size_t>(shape.heads * shape.dim);
+  const size_t kv_count =
+      rows * static_cast<size_t>(shape.kv_heads * shape.dim);
+  Fill(&q_, q_count, seed * 3 + 0);
+  Fill(&k_, kv_count, seed * 3 + 1);
+  Fill(&v_, kv_count, seed * 3 + 2);
+  out_.assign(q_count, 0.0f);
+}
+
+swattn_status Problem::Forward(int threads) {
+  swattn_options options;
+  swattn_options_init(&options);
+  options.window_left = shape_.left;
+  options.window_right = shape_.right;
+  options.scale = shape_.scale;
+  options.num_threads = threads;
+  const swattn_tensor q = View(q_, shape_, shape_.heads);
+  const swattn_tensor k = View(k_, shape_, shape_.kv_heads);
+  const swattn_tensor v = View(v_, shape_, shape_.kv_heads);
+  swattn_tensor out = View(out_, shape_, shape_.heads);
+  return swattn_forward(&options, &q, &k, &v, &out, nullptr);
+}
+
+double Problem::UsefulFlops() const {
+  return swattn_bench::UsefulFlops(shape_.batch, shape_.heads, shape_.seq,
+                                   shape_.seq, shape_.dim, shape_.dim,
+                                   shape_.left, shape_.right);
+}
+
+double Problem::TensorBytes() const {
+  return static_cast<double>(q_.size() + k_.size() + v_.size() +
+                             out_.size()) *
+         sizeof(float);
+}
+
+double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return std::numeric_limits<double>::quiet_NaN();
+  double worst = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double diff = std::fabs(static_cast<double>(a[i]) - b[i]);
+    if (std::isnan(diff)) return diff;
+    if (diff > worst) worst = diff;
+  }
+  return worst;
+}
+
+}  // namespace swattn_bench
