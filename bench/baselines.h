@@ -22,7 +22,7 @@ struct BaselineShape {
   int64_t dim = 0;       // D, for q, k and v
   int64_t left = -1;     // window radii; -1 = unbounded
   int64_t right = -1;
-  float scale = 0.0f;    // 0 = 1/sqrt(D)
+  float scale = 0.0f;  // 0 = 1/sqrt(D)
 };
 
 // The reference problem's algorithm, one query at a time: scores over the

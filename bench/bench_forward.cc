@@ -54,8 +54,8 @@ std::string Name(const Case& c) {
   char buffer[256];
   std::snprintf(buffer, sizeof(buffer),
                 "%s/%s/N:%lld/H:%lld/Hkv:%lld/D:%lld/W:%lld,%lld/T:%d",
-                c.family.c_str(), c.impl.c_str(),
-                static_cast<long long>(s.seq), static_cast<long long>(s.heads),
+                c.family.c_str(), c.impl.c_str(), static_cast<long long>(s.seq),
+                static_cast<long long>(s.heads),
                 static_cast<long long>(s.kv_heads),
                 static_cast<long long>(s.dim), static_cast<long long>(s.left),
                 static_cast<long long>(s.right), c.threads);
@@ -131,8 +131,9 @@ using Clock = std::chrono::steady_clock;
 
 void RunForward(benchmark::State& state, const Case& c) {
   if (!IsSwattnTarget(c.impl)) {
-    state.SkipWithError(("target " + c.impl +
-                         " is not available on this CPU or build").c_str());
+    state.SkipWithError(
+        ("target " + c.impl + " is not available on this CPU or build")
+            .c_str());
     return;
   }
   if (swattn_set_target(c.impl.c_str()) != SWATTN_OK) {
@@ -227,10 +228,10 @@ void RegisterAll() {
       char name[128];
       std::snprintf(name, sizeof(name), "fma_peak/%s/T:%d", target.c_str(),
                     threads);
-      benchmark::RegisterBenchmark(
-          name, [target, threads](benchmark::State& state) {
-            RunFmaPeak(state, target, threads);
-          })
+      benchmark::RegisterBenchmark(name,
+                                   [target, threads](benchmark::State& state) {
+                                     RunFmaPeak(state, target, threads);
+                                   })
           ->Iterations(1)
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
@@ -348,8 +349,8 @@ int main(int argc, char** argv) {
   }
   benchmark::AddCustomContext("swattn_version", swattn_version_string());
   benchmark::AddCustomContext("swattn_targets", targets);
-  benchmark::AddCustomContext(
-      "hardware_threads", std::to_string(swattn_bench::HardwareThreads()));
+  benchmark::AddCustomContext("hardware_threads",
+                              std::to_string(swattn_bench::HardwareThreads()));
   swattn_bench::RegisterAll();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -13,11 +13,16 @@
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "fma_peak-inl.h"
+// foreach_target.h must come first, then highway.h, then the -inl.h file.
+// clang-format off
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "fma_peak-inl.h"
+// clang-format on
 
 #if HWY_ONCE
+
+#include "fma_peak.h"
 
 #include <algorithm>
 #include <atomic>
@@ -27,7 +32,6 @@
 #include <thread>
 #include <utility>
 
-#include "fma_peak.h"
 #include "fma_peak_internal.h"
 
 #if defined(__linux__)

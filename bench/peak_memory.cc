@@ -59,13 +59,13 @@ int main(int argc, char** argv) {
   }
   const double peak = PeakRssBytes();
   const double tensors = problem.TensorBytes();
-  std::printf("swattn %s, target %s, N = %lld, H = %lld, D = %lld, W = %lld, "
-              "threads = %d (0 = all)\n",
-              swattn_version_string(), swattn_last_forward_target(),
-              static_cast<long long>(shape.seq),
-              static_cast<long long>(shape.heads),
-              static_cast<long long>(shape.dim),
-              static_cast<long long>(shape.left), threads);
+  std::printf(
+      "swattn %s, target %s, N = %lld, H = %lld, D = %lld, W = %lld, "
+      "threads = %d (0 = all)\n",
+      swattn_version_string(), swattn_last_forward_target(),
+      static_cast<long long>(shape.seq), static_cast<long long>(shape.heads),
+      static_cast<long long>(shape.dim), static_cast<long long>(shape.left),
+      threads);
   std::printf("  %-36s %10.1f MiB\n", "inputs + outputs (q, k, v, out)",
               MiB(tensors));
   std::printf("  %-36s %10.1f MiB\n", "resident before the call", MiB(before));

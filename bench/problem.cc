@@ -76,8 +76,7 @@ double Problem::UsefulFlops() const {
 }
 
 double Problem::TensorBytes() const {
-  return static_cast<double>(q_.size() + k_.size() + v_.size() +
-                             out_.size()) *
+  return static_cast<double>(q_.size() + k_.size() + v_.size() + out_.size()) *
          sizeof(float);
 }
 

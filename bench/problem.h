@@ -24,10 +24,12 @@ class Problem {
   swattn_status Forward(int threads);
 
   // The baselines, writing out().
-  void Naive() { NaiveWindowAttention(shape_, q_.data(), k_.data(), v_.data(),
-                                      out_.data()); }
-  void Dense() { DenseMaskedAttention(shape_, q_.data(), k_.data(), v_.data(),
-                                      out_.data()); }
+  void Naive() {
+    NaiveWindowAttention(shape_, q_.data(), k_.data(), v_.data(), out_.data());
+  }
+  void Dense() {
+    DenseMaskedAttention(shape_, q_.data(), k_.data(), v_.data(), out_.data());
+  }
 
   // Useful flops of one forward call (useful_flops.h).
   double UsefulFlops() const;

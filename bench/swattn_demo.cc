@@ -37,13 +37,13 @@ using swattn_bench::BaselineShape;
 using swattn_bench::Problem;
 
 struct Config {
-  int64_t seq = 65536;          // the headline size
-  int64_t scalar_seq = 16384;   // swattn's scalar fallback
-  int64_t naive_seq = 4096;     // the naive per-query loop
-  int64_t dense_seq = 4096;     // dense masked attention (N x N scores)
+  int64_t seq = 65536;         // the headline size
+  int64_t scalar_seq = 16384;  // swattn's scalar fallback
+  int64_t naive_seq = 4096;    // the naive per-query loop
+  int64_t dense_seq = 4096;    // dense masked attention (N x N scores)
   int64_t heads = 8, dim = 64, window = 256;
-  int runs = 5;                 // best of, for swattn's vector target
-  int threads = 0;              // 0 = all hardware threads
+  int runs = 5;     // best of, for swattn's vector target
+  int threads = 0;  // 0 = all hardware threads
 };
 
 bool ParseArgs(int argc, char** argv, Config* config) {
@@ -130,8 +130,7 @@ void ForwardOrDie(Problem* problem, const char* target, int threads) {
 
 // swattn's best time on `problem` with `target`; the first call (warm-up and
 // checks) is not timed.
-double TimeSwattn(Problem* problem, const char* target, int threads,
-                  int runs) {
+double TimeSwattn(Problem* problem, const char* target, int threads, int runs) {
   ForwardOrDie(problem, target, threads);
   return BestSeconds(runs, [&] { problem->Forward(threads); });
 }
@@ -147,8 +146,8 @@ std::string Ms(double seconds) {
 int main(int argc, char** argv) {
   Config config;
   if (!ParseArgs(argc, argv, &config)) return 2;
-  const int threads = config.threads > 0 ? config.threads
-                                         : swattn_bench::HardwareThreads();
+  const int threads =
+      config.threads > 0 ? config.threads : swattn_bench::HardwareThreads();
   const char* best = swattn_target_name(0);
   if (best == nullptr) {
     std::fprintf(stderr, "swattn reports no target\n");
@@ -162,12 +161,12 @@ int main(int argc, char** argv) {
 
   std::printf("swattn %s: sliding-window attention on the CPU, float32\n",
               swattn_version_string());
-  std::printf("H = %lld, D = %lld, window radius W = %lld (symmetric, %lld "
-              "keys per query), batch 1\n",
-              static_cast<long long>(config.heads),
-              static_cast<long long>(config.dim),
-              static_cast<long long>(config.window),
-              static_cast<long long>(2 * config.window + 1));
+  std::printf(
+      "H = %lld, D = %lld, window radius W = %lld (symmetric, %lld "
+      "keys per query), batch 1\n",
+      static_cast<long long>(config.heads), static_cast<long long>(config.dim),
+      static_cast<long long>(config.window),
+      static_cast<long long>(2 * config.window + 1));
   std::printf("targets on this CPU: %s\n\n", targets.c_str());
   std::fflush(stdout);
 
@@ -215,8 +214,8 @@ int main(int argc, char** argv) {
     const std::vector<float> fast_out = problem.out();
     const double slow = TimeSwattn(&problem, "scalar", threads, 1);
     diff_scalar = swattn_bench::MaxAbsDiff(fast_out, problem.out());
-    rows.push_back({"swattn scalar fallback", config.scalar_seq, threads, slow,
-                    fast});
+    rows.push_back(
+        {"swattn scalar fallback", config.scalar_seq, threads, slow, fast});
   }
   // (b) the naive per-query loop and (c) dense masked attention.
   {
@@ -231,8 +230,8 @@ int main(int argc, char** argv) {
       const std::vector<float> naive_out = problem.out();
       const double dense = BestSeconds(1, [&] { problem.Dense(); });
       diff_dense = swattn_bench::MaxAbsDiff(naive_out, problem.out());
-      rows.push_back({"dense masked attention", config.dense_seq, 1, dense,
-                      fast});
+      rows.push_back(
+          {"dense masked attention", config.dense_seq, 1, dense, fast});
     }
   }
   if (config.dense_seq != config.naive_seq) {
@@ -242,16 +241,17 @@ int main(int argc, char** argv) {
     const std::vector<float> fast_out = problem.out();
     const double dense = BestSeconds(1, [&] { problem.Dense(); });
     diff_dense = swattn_bench::MaxAbsDiff(fast_out, problem.out());
-    rows.push_back({"dense masked attention", config.dense_seq, 1, dense,
-                    fast});
+    rows.push_back(
+        {"dense masked attention", config.dense_seq, 1, dense, fast});
   }
   swattn_set_target(nullptr);
 
-  std::printf("Speed-up of swattn (%s, %d thread%s) over the alternatives, "
-              "each on the same problem:\n",
-              best_target.c_str(), threads, threads == 1 ? "" : "s");
-  std::printf("  %-24s %8s %8s %14s %14s %10s\n", "alternative", "N",
-              "threads", "its time", "swattn time", "speed-up");
+  std::printf(
+      "Speed-up of swattn (%s, %d thread%s) over the alternatives, "
+      "each on the same problem:\n",
+      best_target.c_str(), threads, threads == 1 ? "" : "s");
+  std::printf("  %-24s %8s %8s %14s %14s %10s\n", "alternative", "N", "threads",
+              "its time", "swattn time", "speed-up");
   for (const Row& row : rows) {
     std::printf("  %-24s %8lld %8d %14s %14s %9.3gx\n", row.name.c_str(),
                 static_cast<long long>(row.seq), row.threads,
@@ -266,19 +266,23 @@ int main(int argc, char** argv) {
                   diff_dense <= kTolerance;
   std::printf("\nCorrectness (max |difference|, tolerance %.0e):\n",
               kTolerance);
-  std::printf("  %-40s %.2e\n", ("swattn " + best_target + " vs naive loop, N = " +
-                                 std::to_string(config.naive_seq)).c_str(),
+  std::printf("  %-40s %.2e\n",
+              ("swattn " + best_target +
+               " vs naive loop, N = " + std::to_string(config.naive_seq))
+                  .c_str(),
               diff_naive);
-  std::printf("  %-40s %.2e\n", ("swattn " + best_target + " vs scalar, N = " +
-                                 std::to_string(config.scalar_seq)).c_str(),
+  std::printf("  %-40s %.2e\n",
+              ("swattn " + best_target +
+               " vs scalar, N = " + std::to_string(config.scalar_seq))
+                  .c_str(),
               diff_scalar);
-  std::printf("  %-40s %.2e\n", ("dense vs " +
-                                 std::string(config.dense_seq == config.naive_seq
-                                                 ? "naive"
-                                                 : "swattn") +
-                                 ", N = " + std::to_string(config.dense_seq))
-                                    .c_str(),
-              diff_dense);
+  std::printf(
+      "  %-40s %.2e\n",
+      ("dense vs " +
+       std::string(config.dense_seq == config.naive_seq ? "naive" : "swattn") +
+       ", N = " + std::to_string(config.dense_seq))
+          .c_str(),
+      diff_dense);
   std::printf("  %s\n", ok ? "OK" : "MISMATCH");
   return ok ? 0 : 1;
 }

@@ -35,8 +35,8 @@ int64_t VisibleKeys(int64_t nq, int64_t nk, int64_t left, int64_t right,
                     int64_t query_offset) {
   if (nq <= 0 || nk <= 0) return 0;
   // An unbounded radius behaves like one that reaches past every key.
-  const int64_t reach = nk + nq + (query_offset < 0 ? -query_offset
-                                                    : query_offset);
+  const int64_t reach =
+      nk + nq + (query_offset < 0 ? -query_offset : query_offset);
   const int64_t l = left < 0 ? reach : left;
   const int64_t r = right < 0 ? reach : right;
   // Query positions p whose window [max(0, p - l), min(nk - 1, p + r)] is not

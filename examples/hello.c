@@ -58,8 +58,8 @@ int main(void) {
             "swattn_sparse_window_attention_f32")) {
     return 1;
   }
-  printf("symmetric window %d, out[0] = %.4f %.4f %.4f %.4f\n", kWindow,
-         out[0], out[1], out[2], out[3]);
+  printf("symmetric window %d, out[0] = %.4f %.4f %.4f %.4f\n", kWindow, out[0],
+         out[1], out[2], out[3]);
 
   /* 2. A causal sliding window through the general entry point. */
   swattn_options_init(&options);

@@ -16,8 +16,8 @@ namespace {
 // Throws with swattn's message when a call fails.
 void Check(swattn_status status) {
   if (status != SWATTN_OK) {
-    throw std::runtime_error(std::string(swattn_status_string(status)) +
-                             ": " + swattn_last_error());
+    throw std::runtime_error(std::string(swattn_status_string(status)) + ": " +
+                             swattn_last_error());
   }
 }
 
@@ -40,8 +40,8 @@ swattn_tensor View(std::vector<float>& data, int64_t batch, int64_t seq,
 }  // namespace
 
 int main() {
-  constexpr int64_t kBatch = 2, kSeq = 256, kHeads = 8, kKvHeads = 2,
-                    kDim = 32, kWindow = 16;
+  constexpr int64_t kBatch = 2, kSeq = 256, kHeads = 8, kKvHeads = 2, kDim = 32,
+                    kWindow = 16;
   std::vector<float> q(kBatch * kSeq * kHeads * kDim);
   std::vector<float> k(kBatch * kSeq * kKvHeads * kDim);
   std::vector<float> v(k.size());
@@ -62,7 +62,7 @@ int main() {
     swattn_options_init(&options);
     options.window_left = kWindow;  // symmetric: 2 * kWindow + 1 keys
     options.window_right = kWindow;
-    options.num_threads = 0;        // all threads
+    options.num_threads = 0;  // all threads
     const swattn_tensor tq = View(q, kBatch, kSeq, kHeads, kDim);
     const swattn_tensor tk = View(k, kBatch, kSeq, kKvHeads, kDim);
     const swattn_tensor tv = View(v, kBatch, kSeq, kKvHeads, kDim);
@@ -72,9 +72,9 @@ int main() {
     std::fprintf(stderr, "swattn_forward failed: %s\n", e.what());
     return 1;
   }
-  std::printf("computed by %s: out[0][0][0][0..3] = %.4f %.4f %.4f %.4f, "
-              "lse[0][0][0] = %.4f\n",
-              swattn_last_forward_target(), out[0], out[1], out[2], out[3],
-              lse[0]);
+  std::printf(
+      "computed by %s: out[0][0][0][0..3] = %.4f %.4f %.4f %.4f, "
+      "lse[0][0][0] = %.4f\n",
+      swattn_last_forward_target(), out[0], out[1], out[2], out[3], lse[0]);
   return 0;
 }
