@@ -238,23 +238,39 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
 #undef SWATTN_PV_STORE
 }
 
-template <int kRows>
-HWY_INLINE void PvRows(DF df, const float* HWY_RESTRICT pt,
-                       const float* HWY_RESTRICT v, int64_t v_stride,
-                       int64_t dv_pad, const int64_t* HWY_RESTRICT lo,
-                       const int64_t* HWY_RESTRICT hi,
-                       const float* HWY_RESTRICT alpha, float* HWY_RESTRICT o) {
-  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
-  int64_t c = 0;
-  for (; c + 2 * N <= dv_pad; c += 2 * N) {
-    PvTile<kRows, 2>(df, pt, v + c, v_stride, lo, hi, alpha, o + c, dv_pad);
+template <int kCols>
+HWY_INLINE void PvColumns(DF df, const float* HWY_RESTRICT pt,
+                          const float* HWY_RESTRICT v, int64_t v_stride,
+                          int64_t o_stride, int64_t rows,
+                          const int64_t* HWY_RESTRICT lo,
+                          const int64_t* HWY_RESTRICT hi,
+                          const float* HWY_RESTRICT alpha,
+                          float* HWY_RESTRICT o) {
+  int64_t r = 0;
+  for (; r + kPvRows <= rows; r += kPvRows) {
+    PvTile<kPvRows, kCols>(df, pt + r, v, v_stride, lo + r, hi + r, alpha + r,
+                           o + r * o_stride, o_stride);
   }
-  if (c < dv_pad) {
-    PvTile<kRows, 1>(df, pt, v + c, v_stride, lo, hi, alpha, o + c, dv_pad);
+  const float* pr = pt + r;
+  float* orow = o + r * o_stride;
+  switch (rows - r) {
+#define SWATTN_PV_CASE(n)                                              \
+  case n:                                                              \
+    PvTile<n, kCols>(df, pr, v, v_stride, lo + r, hi + r, alpha + r, orow, \
+                     o_stride);                                        \
+    break;
+    SWATTN_PV_CASE(7) SWATTN_PV_CASE(6) SWATTN_PV_CASE(5)
+    SWATTN_PV_CASE(4) SWATTN_PV_CASE(3) SWATTN_PV_CASE(2)
+    SWATTN_PV_CASE(1)
+#undef SWATTN_PV_CASE
+    default: break;
   }
 }
 
-// The P.V update for rows [0, rows) of a tile, kPvRows at a time.
+// The P.V update for rows [0, rows) of a tile. Columns are the outer loop,
+// so every row tile reads one 2-vector slice of the V block (8 KiB for 64
+// keys on AVX-512) while it is in L1. Measured the same as rows outer at
+// Dv = 128 on Sapphire Rapids; it bounds L1 traffic for wider Dv.
 HWY_INLINE void PvBlock(DF df, const float* HWY_RESTRICT pt,
                         const float* HWY_RESTRICT v, int64_t v_stride,
                         int64_t dv_pad, int64_t rows,
@@ -262,23 +278,13 @@ HWY_INLINE void PvBlock(DF df, const float* HWY_RESTRICT pt,
                         const int64_t* HWY_RESTRICT hi,
                         const float* HWY_RESTRICT alpha,
                         float* HWY_RESTRICT o) {
-  int64_t r = 0;
-  for (; r + kPvRows <= rows; r += kPvRows) {
-    PvRows<kPvRows>(df, pt + r, v, v_stride, dv_pad, lo + r, hi + r,
-                    alpha + r, o + r * dv_pad);
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  int64_t c = 0;
+  for (; c + 2 * N <= dv_pad; c += 2 * N) {
+    PvColumns<2>(df, pt, v + c, v_stride, dv_pad, rows, lo, hi, alpha, o + c);
   }
-  const float* pr = pt + r;
-  float* orow = o + r * dv_pad;
-  switch (rows - r) {
-#define SWATTN_PV_CASE(n)                                                  \
-  case n:                                                                  \
-    PvRows<n>(df, pr, v, v_stride, dv_pad, lo + r, hi + r, alpha + r, orow); \
-    break;
-    SWATTN_PV_CASE(7) SWATTN_PV_CASE(6) SWATTN_PV_CASE(5)
-    SWATTN_PV_CASE(4) SWATTN_PV_CASE(3) SWATTN_PV_CASE(2)
-    SWATTN_PV_CASE(1)
-#undef SWATTN_PV_CASE
-    default: break;
+  if (c < dv_pad) {
+    PvColumns<1>(df, pt, v + c, v_stride, dv_pad, rows, lo, hi, alpha, o + c);
   }
 }
 
