@@ -61,8 +61,9 @@ typedef enum swattn_dtype {
 } swattn_dtype;
 
 /* A [batch, seq, heads, dim] view. Strides are in elements; the dim stride is
- * 1. Strides may be any non-negative values (0 broadcasts) as long as every
- * index stays inside int64. */
+ * 1. Strides may be any non-negative values (0 broadcasts) as long as the
+ * byte offset of every element fits in int64. Sizes are in [1, 2^59]; data
+ * is non-NULL and aligned to 4 bytes. */
 typedef struct swattn_tensor {
   void* data;
   swattn_dtype dtype;
@@ -88,9 +89,10 @@ typedef struct swattn_options {
 SWATTN_API void swattn_options_init(swattn_options* options);
 
 /* Attention over a sliding window: q [B, Nq, H, D], k [B, Nk, Hkv, D],
- * v [B, Nk, Hkv, Dv], out [B, Nq, H, Dv]; lse is NULL or a contiguous
- * float [B, H, Nq] that receives the natural log of each softmax
- * denominator (scores included). out may not overlap the inputs.
+ * v [B, Nk, Hkv, Dv], out [B, Nq, H, Dv]; lse is NULL or a contiguous,
+ * 4-byte aligned float [B, H, Nq] that receives the natural log of each
+ * softmax denominator (scores included). Neither out nor lse may overlap
+ * q, k, v or each other. |query_offset| is at most 2^59 and scale finite.
  * Thread-safe: concurrent calls with distinct outputs are fine. */
 SWATTN_API swattn_status swattn_forward(const swattn_options* options,
                                         const swattn_tensor* q,

@@ -223,6 +223,9 @@ TEST_CASE("last_error and last_forward_target are per thread", "[api]") {
   t.join();
   CHECK(other_error.empty());
   CHECK(other_target.empty());
+  // A call that succeeds clears this thread's message (see the header).
+  REQUIRE(swattn_set_target(nullptr) == SWATTN_OK);
+  CHECK(std::strlen(swattn_last_error()) == 0);
 }
 
 TEST_CASE("concurrent forward calls give the single-call result", "[api]") {

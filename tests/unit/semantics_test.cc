@@ -82,6 +82,22 @@ TEST_CASE("value dim differs from the key dim", "[semantics]") {
   }
 }
 
+TEST_CASE("head dims far beyond the vector length", "[semantics]") {
+  const int64_t dims[][2] = {{1000, 600}, {513, 1}, {1, 777}};
+  for (const auto& d : dims) {
+    Problem p;
+    p.nq = p.nk = 9;
+    p.heads = 2;
+    p.kv_heads = 1;
+    p.dim = d[0];
+    p.vdim = d[1];
+    p.left = 2;
+    p.right = 3;
+    Case c(p, 31 + static_cast<uint64_t>(d[0] + d[1]));
+    CheckAllTargets(c);
+  }
+}
+
 TEST_CASE("a window at least as wide as the sequence equals dense",
           "[semantics]") {
   for (int64_t n : {1, 9, 70}) {
@@ -229,8 +245,9 @@ TEST_CASE("grouped and multi-query attention", "[semantics]") {
   struct Heads {
     int64_t h, hkv;
   };
+  // Groups wider than 8 heads split one kv head's queries across units.
   for (Heads hh : {Heads{4, 1}, Heads{4, 2}, Heads{8, 2}, Heads{6, 3},
-                   Heads{5, 1}, Heads{3, 3}}) {
+                   Heads{5, 1}, Heads{3, 3}, Heads{12, 1}, Heads{20, 2}}) {
     for (int64_t w : {int64_t{-1}, int64_t{5}}) {
       Problem p;
       p.batch = 2;
