@@ -92,18 +92,6 @@ inline Unit UnitAt(const Problem& p, const Tiling& t, int64_t u) {
   return w;
 }
 
-// Visible (query, key) pairs of one head. Useful work is 2 * (dim + dim_v)
-// flops per pair and head (q.k and p.v, a multiply and an add per element):
-// the 4 * D per pair that GFLOP/s figures count when D == Dv.
-inline int64_t VisiblePairs(const Problem& p) {
-  int64_t pairs = 0;
-  for (int64_t i = 0; i < p.nq; ++i) {
-    const int64_t pos = p.Position(i);
-    pairs += std::max<int64_t>(0, p.KeyHi(pos) - p.KeyLo(pos) + 1);
-  }
-  return pairs;
-}
-
 }  // namespace swattn
 
 #endif  // SWATTN_CORE_PROBLEM_H_
