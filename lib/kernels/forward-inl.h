@@ -393,7 +393,7 @@ HWY_INLINE void SoftmaxBlock(DF df, int64_t n, float* HWY_RESTRICT st,
 // Copies keys [j0, j0 + n) of one kv head into the contiguous blocks. With
 // [seq, heads, dim] layouts one head's rows are heads * dim floats apart,
 // often a whole page: they alias in the caches and defeat the hardware
-// prefetcher, so every tile reads the packed copy instead.
+// prefetcher, so tiles read the packed copy instead.
 HWY_INLINE void PackBlock(const Problem& p, const Unit& w, int64_t j0,
                           int64_t n, bool pack_k, bool pack_v, int64_t dv_pad,
                           const Scratch& s) {
@@ -527,12 +527,6 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
   }
 
   // out = O / l and lse = ln(2) * m + ln(l); an empty window gives 0, -inf.
-  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
-  const auto aligned = [&](int64_t x) { return x % N == 0; };
-  const bool stream =
-      p.dim_v % N == 0 && aligned(p.out.stride_batch) &&
-      aligned(p.out.stride_seq) && aligned(p.out.stride_head) &&
-      reinterpret_cast<uintptr_t>(p.out.data) % (N * sizeof(float)) == 0;
   for (int64_t g = 0; g < heads; ++g) {
     const int64_t h = w.h_begin + g;
     for (int64_t t = 0; t < tiles; ++t) {
@@ -545,12 +539,6 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
         float* out = p.out.Row(w.b, i, h);
         if (l == 0.0f) {
           std::fill(out, out + p.dim_v, 0.0f);
-        } else if (stream) {
-          // Whole lines, written once: skip reading them into the cache.
-          const VF inv_l = hn::Set(df, 1.0f / l);
-          for (int64_t c = 0; c < p.dim_v; c += N) {
-            hn::Stream(hn::Mul(hn::Load(df, o + c), inv_l), df, out + c);
-          }
         } else {
           const float inv_l = 1.0f / l;  // one division per row, not per column
           for (int64_t c = 0; c < p.dim_v; ++c) out[c] = o[c] * inv_l;
