@@ -6,17 +6,22 @@
 // tiles and heads; their queries are packed once, transposed and pre-scaled,
 // as Qt[d][r] = q[r][d] * scale * log2(e). The unit walks the union of its
 // windows in key blocks of kKeyBlock; each block is packed contiguously once
-// (when enough tiles reuse it) and then, for every tile and head it reaches:
-//   St[j][r] = sum_d Qt[d][r] * k[j][d]   broadcast k, FMA two vectors of rows
+// (when enough tiles reuse it) and then, for every tile and head it reaches,
+// kQkKeys keys at a time:
+//   S[j][r] = sum_d Qt[d][r] * k[j][d]   broadcast k, FMA two vectors of rows
 //   masking  only on keys at the window's edges, from the bounds
-//   softmax  lane-parallel: running max m, P = 2^(St - m), l += sum P
-//   O[r][:]  = O[r][:] * alpha[r] + sum_j P[j][r] * v[j][:]
-// so the online softmax needs no horizontal reductions and the rescale of
-// the accumulators rides on their load.
+//   softmax  in the same registers, lane-parallel: P = 2^(S - m) into a small
+//            tile, l += sum P; the max m is raised only when a score passes
+//            it by more than kMaxGrowth (then the block so far is rescaled)
+//   O[r][:]  = O[r][:] * alpha[r] + sum_j P[j][r] * v[j][:]   per block
+// so the online softmax needs no horizontal reductions, scores never go
+// through memory, and the rescale of the accumulators rides on their load.
 //
 // NaN locality: the edge masks select -inf rather than add it, so a NaN key
 // outside a row's window cannot reach that row's scores; the P.V update walks
 // each row's own key range, so 0 * NaN never happens for a value outside it.
+// A row's max moves on its own scores only, so its result does not depend on
+// its neighbours' data.
 
 #if defined(SWATTN_KERNELS_FORWARD_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef SWATTN_KERNELS_FORWARD_INL_H_
@@ -59,8 +64,12 @@ constexpr int kPvRows = 8;
 
 constexpr float kLog2e = 1.44269504088896340736f;
 constexpr float kLn2 = 0.693147180559945309417f;
+// The running max m (log2 units) is stale: it is raised only when a score
+// passes it by more than this, so most key groups go straight from scores to
+// probabilities, each at most 2^8.
+constexpr float kMaxGrowth = 8.0f;
 
-// 2^x for x <= 0 (the only inputs: scores minus their running maximum).
+// 2^x for x <= kMaxGrowth (the only inputs: scores minus their stale max).
 // Round-to-nearest splits x = n + f, |f| <= 1/2; 2^f is a degree-6
 // polynomial fitted for relative error on [-1/2, 1/2] (1.6 ulp in float32,
 // exactly 1 at f = 0), and 2^n goes into the exponent bits. x is clamped at
@@ -85,11 +94,85 @@ HWY_INLINE VF Exp2(DF df, VF x) {
   return hn::Mul(poly, hn::BitCast(df, bits));
 }
 
-// St[jj][0..T) = Qt^T k[jj] for kKeys consecutive keys starting at k0.
+// The online-softmax state of one tile while it walks a key block, [T]
+// each. (In memory, not registers: SVE vectors cannot be struct members; the
+// few loads per kQkKeys x dim FMAs are free.)
+struct BlockSoftmax {
+  float* m;      // running max (log2 units); -inf while a row has seen no key
+  float* sum;    // sum of this block's probabilities
+  float* alpha;  // rescale of the state from before this block
+};
+
+// What scores subtract: m, with -inf as 0 so that a row that has seen only
+// masked keys gets P = 0 rather than NaN.
+HWY_INLINE VF Subtrahend(DF df, VF m) {
+  const VF neg_inf = hn::Set(df, -std::numeric_limits<float>::infinity());
+  return hn::IfThenZeroElse(hn::Eq(m, neg_inf), m);
+}
+
+// Where the tile's windows cut the block: st entries [full_a, full_b] are
+// inside every row's window; the others are masked per row. Entry jj of st
+// is key j_first + jj; row r of the tile is at position p0 + r.
+struct TileEdges {
+  const Problem* p;
+  int64_t p0, j_first, full_a, full_b;
+};
+
+// Sets the scores of key j to -inf in the lanes (rows) whose window misses
+// it: rows r with j - right <= p0 + r <= j + left see it. Selecting -inf
+// rather than adding it keeps a NaN outside the window out of the row.
+HWY_INLINE void MaskKey(DF df, const TileEdges& e, int64_t j, VF& s0,
+                        VF& s1) {
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t r_begin = std::clamp<int64_t>(j - e.p->right - e.p0, 0, 2 * N);
+  const int64_t r_end = std::clamp<int64_t>(j + e.p->left - e.p0 + 1, 0, 2 * N);
+  const VF neg_inf = hn::Set(df, -std::numeric_limits<float>::infinity());
+  const auto visible = [&](int64_t half) {
+    const size_t b = static_cast<size_t>(std::clamp<int64_t>(r_begin - half, 0, N));
+    const size_t en = static_cast<size_t>(std::clamp<int64_t>(r_end - half, 0, N));
+    return hn::AndNot(hn::FirstN(df, b), hn::FirstN(df, en));
+  };
+  s0 = hn::IfThenElse(visible(0), s0, neg_inf);
+  s1 = hn::IfThenElse(visible(N), s1, neg_inf);
+}
+
+// Raises the max of the lanes whose group max g exceeds it by more than
+// kMaxGrowth and rescales what the block has accumulated in them so far: its
+// `done` stored probabilities and its sum. Other lanes are left bit for bit,
+// so a row's result never depends on its neighbours' scores.
+HWY_INLINE void RaiseMax(DF df, VF g0, VF g1, int64_t done,
+                         float* HWY_RESTRICT st, const BlockSoftmax& s) {
+  const size_t N = hn::Lanes(df);
+  const VF one = hn::Set(df, 1.0f);
+  const VF growth = hn::Set(df, kMaxGrowth);
+  const VF m0 = hn::Load(df, s.m);
+  const VF m1 = hn::Load(df, s.m + N);
+  const auto up0 = hn::Gt(g0, hn::Add(m0, growth));
+  const auto up1 = hn::Gt(g1, hn::Add(m1, growth));
+  // 2^(m - g) is 0 for rows that had seen no key (m = -inf).
+  const VF c0 = hn::IfThenElse(up0, Exp2(df, hn::Sub(m0, g0)), one);
+  const VF c1 = hn::IfThenElse(up1, Exp2(df, hn::Sub(m1, g1)), one);
+  for (int64_t j = 0; j < done; ++j) {
+    float* HWY_RESTRICT sj = st + j * 2 * N;
+    hn::Store(hn::Mul(hn::Load(df, sj), c0), df, sj);
+    hn::Store(hn::Mul(hn::Load(df, sj + N), c1), df, sj + N);
+  }
+  hn::Store(hn::Mul(hn::Load(df, s.sum), c0), df, s.sum);
+  hn::Store(hn::Mul(hn::Load(df, s.sum + N), c1), df, s.sum + N);
+  hn::Store(hn::Mul(hn::Load(df, s.alpha), c0), df, s.alpha);
+  hn::Store(hn::Mul(hn::Load(df, s.alpha + N), c1), df, s.alpha + N);
+  hn::Store(hn::IfThenElse(up0, g0, m0), df, s.m);
+  hn::Store(hn::IfThenElse(up1, g1, m1), df, s.m + N);
+}
+
+// For kKeys consecutive keys from k0 (st entries jj...): the scores
+// Qt^T k, masked at the window edges, then P = 2^(score - m) into st and
+// into the running sum. The scores never leave registers.
 template <int kKeys>
 HWY_INLINE void QkTile(DF df, const float* HWY_RESTRICT qt, int64_t dim,
                        const float* HWY_RESTRICT k0, int64_t k_stride,
-                       float* HWY_RESTRICT st) {
+                       int64_t jj, const TileEdges& e, float* HWY_RESTRICT st,
+                       const BlockSoftmax& s) {
   const size_t N = hn::Lanes(df);
   const size_t T = 2 * N;
   // Key rows beyond kKeys alias k0 and are never read.
@@ -119,43 +202,95 @@ HWY_INLINE void QkTile(DF df, const float* HWY_RESTRICT qt, int64_t dim,
     SWATTN_QK_KEY(4) SWATTN_QK_KEY(5) SWATTN_QK_KEY(6) SWATTN_QK_KEY(7)
 #undef SWATTN_QK_KEY
   }
-#define SWATTN_QK_STORE(i)                     \
-  if constexpr (kKeys > i) {                   \
-    hn::Store(a##i, df, st + i * T);           \
-    hn::Store(b##i, df, st + i * T + N);       \
+  if (jj < e.full_a || jj + kKeys - 1 > e.full_b) {
+#define SWATTN_QK_MASK(i)                                      \
+  if constexpr (kKeys > i) {                                   \
+    if (jj + i < e.full_a || jj + i > e.full_b) {              \
+      MaskKey(df, e, e.j_first + jj + i, a##i, b##i);          \
+    }                                                          \
   }
-  SWATTN_QK_STORE(0) SWATTN_QK_STORE(1) SWATTN_QK_STORE(2) SWATTN_QK_STORE(3)
-  SWATTN_QK_STORE(4) SWATTN_QK_STORE(5) SWATTN_QK_STORE(6) SWATTN_QK_STORE(7)
-#undef SWATTN_QK_STORE
+    SWATTN_QK_MASK(0) SWATTN_QK_MASK(1) SWATTN_QK_MASK(2) SWATTN_QK_MASK(3)
+    SWATTN_QK_MASK(4) SWATTN_QK_MASK(5) SWATTN_QK_MASK(6) SWATTN_QK_MASK(7)
+#undef SWATTN_QK_MASK
+  }
+  VF g0 = a0, g1 = b0;
+#define SWATTN_QK_MAX(i)             \
+  if constexpr (kKeys > i) {         \
+    g0 = hn::Max(g0, a##i);          \
+    g1 = hn::Max(g1, b##i);          \
+  }
+  SWATTN_QK_MAX(1) SWATTN_QK_MAX(2) SWATTN_QK_MAX(3) SWATTN_QK_MAX(4)
+  SWATTN_QK_MAX(5) SWATTN_QK_MAX(6) SWATTN_QK_MAX(7)
+#undef SWATTN_QK_MAX
+  const VF growth = hn::Set(df, kMaxGrowth);
+  if (!hn::AllFalse(df, hn::Gt(g0, hn::Add(hn::Load(df, s.m), growth))) ||
+      !hn::AllFalse(df, hn::Gt(g1, hn::Add(hn::Load(df, s.m + N), growth)))) {
+    RaiseMax(df, g0, g1, jj, st, s);
+  }
+  const VF mu0 = Subtrahend(df, hn::Load(df, s.m));
+  const VF mu1 = Subtrahend(df, hn::Load(df, s.m + N));
+  VF sum0 = hn::Load(df, s.sum);
+  VF sum1 = hn::Load(df, s.sum + N);
+#define SWATTN_QK_EXP(i)                                        \
+  if constexpr (kKeys > i) {                                    \
+    const VF p0 = Exp2(df, hn::Sub(a##i, mu0));                 \
+    const VF p1 = Exp2(df, hn::Sub(b##i, mu1));                 \
+    hn::Store(p0, df, st + (jj + i) * T);                       \
+    hn::Store(p1, df, st + (jj + i) * T + N);                   \
+    sum0 = hn::Add(sum0, p0);                                   \
+    sum1 = hn::Add(sum1, p1);                                   \
+  }
+  SWATTN_QK_EXP(0) SWATTN_QK_EXP(1) SWATTN_QK_EXP(2) SWATTN_QK_EXP(3)
+  SWATTN_QK_EXP(4) SWATTN_QK_EXP(5) SWATTN_QK_EXP(6) SWATTN_QK_EXP(7)
+#undef SWATTN_QK_EXP
+  hn::Store(sum0, df, s.sum);
+  hn::Store(sum1, df, s.sum + N);
 }
 
-// Scores of keys [0, n) of a block, kQkKeys at a time.
-HWY_INLINE void QkBlock(DF df, const float* HWY_RESTRICT qt, int64_t dim,
-                        const float* HWY_RESTRICT k, int64_t k_stride,
-                        int64_t n, float* HWY_RESTRICT st) {
-  const size_t T = 2 * hn::Lanes(df);
+// The online softmax of one tile over keys [0, n) of a block: P into st,
+// the updated max m and denominator l, and in alpha the rescale of the
+// output accumulators so far.
+HWY_INLINE void QkSoftmaxBlock(DF df, const float* HWY_RESTRICT qt,
+                               int64_t dim, const float* HWY_RESTRICT k,
+                               int64_t k_stride, int64_t n,
+                               const TileEdges& e, float* HWY_RESTRICT st,
+                               float* HWY_RESTRICT m, float* HWY_RESTRICT l,
+                               float* HWY_RESTRICT sum,
+                               float* HWY_RESTRICT alpha) {
+  const size_t N = hn::Lanes(df);
+  for (size_t r = 0; r < 2 * N; r += N) {
+    hn::Store(hn::Zero(df), df, sum + r);
+    hn::Store(hn::Set(df, 1.0f), df, alpha + r);
+  }
+  const BlockSoftmax s{m, sum, alpha};
   int64_t j = 0;
   for (; j + kQkKeys <= n; j += kQkKeys) {
-    QkTile<kQkKeys>(df, qt, dim, k + j * k_stride, k_stride, st + j * T);
+    QkTile<kQkKeys>(df, qt, dim, k + j * k_stride, k_stride, j, e, st, s);
   }
   const float* kj = k + j * k_stride;
-  float* sj = st + j * T;
   switch (n - j) {
-    case 7: QkTile<7>(df, qt, dim, kj, k_stride, sj); break;
-    case 6: QkTile<6>(df, qt, dim, kj, k_stride, sj); break;
-    case 5: QkTile<5>(df, qt, dim, kj, k_stride, sj); break;
-    case 4: QkTile<4>(df, qt, dim, kj, k_stride, sj); break;
-    case 3: QkTile<3>(df, qt, dim, kj, k_stride, sj); break;
-    case 2: QkTile<2>(df, qt, dim, kj, k_stride, sj); break;
-    case 1: QkTile<1>(df, qt, dim, kj, k_stride, sj); break;
+#define SWATTN_QK_CASE(c)                                     \
+  case c:                                                     \
+    QkTile<c>(df, qt, dim, kj, k_stride, j, e, st, s);        \
+    break;
+    SWATTN_QK_CASE(7) SWATTN_QK_CASE(6) SWATTN_QK_CASE(5)
+    SWATTN_QK_CASE(4) SWATTN_QK_CASE(3) SWATTN_QK_CASE(2)
+    SWATTN_QK_CASE(1)
+#undef SWATTN_QK_CASE
     default: break;
+  }
+  for (size_t r = 0; r < 2 * N; r += N) {
+    hn::Store(hn::MulAdd(hn::Load(df, l + r), hn::Load(df, alpha + r),
+                         hn::Load(df, sum + r)),
+              df, l + r);
   }
 }
 
 // O[r][c, c + kCols * N) = O * alpha[r] + sum_j P[j][r] v[j][c..] for
 // kRows rows, with j over each row's own range [lo[r], hi[r]] (block-relative,
 // empty when lo > hi). Keys that every row sees go through the full register
-// tile; the few at the ragged ends go row by row.
+// tile; the few at the ragged ends go row by row. Each row adds its keys in
+// increasing j, so a row's sum does not depend on its neighbours' ranges.
 template <int kRows, int kCols>
 HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
                        const float* HWY_RESTRICT v, int64_t v_stride,
@@ -170,6 +305,8 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
     common_lo = std::max(common_lo, lo[r]);
     common_hi = std::min(common_hi, hi[r]);
   }
+  // Without a common range every key is ragged and goes before it.
+  if (common_lo > common_hi) common_lo = std::numeric_limits<int64_t>::max();
   // Rows beyond kRows alias row 0 and are never read or written.
 #define SWATTN_PV_ROW_PTR(i) \
   float* HWY_RESTRICT o##i = o + (kRows > i ? i : 0) * o_stride;
@@ -192,6 +329,23 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
   SWATTN_PV_LOAD(0) SWATTN_PV_LOAD(1) SWATTN_PV_LOAD(2) SWATTN_PV_LOAD(3)
   SWATTN_PV_LOAD(4) SWATTN_PV_LOAD(5) SWATTN_PV_LOAD(6) SWATTN_PV_LOAD(7)
 #undef SWATTN_PV_LOAD
+  // One row's keys [j_lo, j_hi].
+#define SWATTN_PV_RAGGED(i, j_lo, j_hi)                                  \
+  if constexpr (kRows > i) {                                             \
+    for (int64_t j = (j_lo); j <= (j_hi); ++j) {                         \
+      const float* HWY_RESTRICT vj = v + j * v_stride;                   \
+      const VF pb = hn::Set(df, pt[j * T + i]);                          \
+      a##i = hn::MulAdd(pb, hn::LoadU(df, vj), a##i);                     \
+      if constexpr (kCols > 1) {                                         \
+        b##i = hn::MulAdd(pb, hn::LoadU(df, vj + N), b##i);               \
+      }                                                                  \
+    }                                                                    \
+  }
+#define SWATTN_PV_LEFT(i) \
+  SWATTN_PV_RAGGED(i, lo[i], std::min(hi[i], common_lo - 1))
+  SWATTN_PV_LEFT(0) SWATTN_PV_LEFT(1) SWATTN_PV_LEFT(2) SWATTN_PV_LEFT(3)
+  SWATTN_PV_LEFT(4) SWATTN_PV_LEFT(5) SWATTN_PV_LEFT(6) SWATTN_PV_LEFT(7)
+#undef SWATTN_PV_LEFT
   // Every row sees [common_lo, common_hi].
   for (int64_t j = common_lo; j <= common_hi; ++j) {
     const float* HWY_RESTRICT vj = v + j * v_stride;
@@ -208,25 +362,14 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
     SWATTN_PV_FMA(4) SWATTN_PV_FMA(5) SWATTN_PV_FMA(6) SWATTN_PV_FMA(7)
 #undef SWATTN_PV_FMA
   }
-  // The ragged ends: keys some rows of the tile see and others do not.
-#define SWATTN_PV_RAGGED(i)                                              \
-  if constexpr (kRows > i) {                                             \
-    const int64_t mid_lo = std::max(common_lo, lo[i]);                   \
-    const int64_t mid_hi = std::min(common_hi, hi[i]);                   \
-    for (int64_t j = lo[i]; j <= hi[i]; ++j) {                           \
-      if (j == mid_lo && mid_lo <= mid_hi) j = mid_hi + 1;               \
-      if (j > hi[i]) break;                                              \
-      const float* HWY_RESTRICT vj = v + j * v_stride;                   \
-      const VF pb = hn::Set(df, pt[j * T + i]);                          \
-      a##i = hn::MulAdd(pb, hn::LoadU(df, vj), a##i);                     \
-      if constexpr (kCols > 1) {                                         \
-        b##i = hn::MulAdd(pb, hn::LoadU(df, vj + N), b##i);               \
-      }                                                                  \
-    }                                                                    \
+#define SWATTN_PV_RIGHT(i) \
+  SWATTN_PV_RAGGED(i, std::max(lo[i], common_hi + 1), hi[i])
+  if (common_lo <= common_hi) {
+    SWATTN_PV_RIGHT(0) SWATTN_PV_RIGHT(1) SWATTN_PV_RIGHT(2)
+    SWATTN_PV_RIGHT(3) SWATTN_PV_RIGHT(4) SWATTN_PV_RIGHT(5)
+    SWATTN_PV_RIGHT(6) SWATTN_PV_RIGHT(7)
   }
-  SWATTN_PV_RAGGED(0) SWATTN_PV_RAGGED(1) SWATTN_PV_RAGGED(2)
-  SWATTN_PV_RAGGED(3) SWATTN_PV_RAGGED(4) SWATTN_PV_RAGGED(5)
-  SWATTN_PV_RAGGED(6) SWATTN_PV_RAGGED(7)
+#undef SWATTN_PV_RIGHT
 #undef SWATTN_PV_RAGGED
 #define SWATTN_PV_STORE(i)                                   \
   if constexpr (kRows > i) {                                 \
@@ -297,14 +440,15 @@ struct Scratch {
   float* m;      // [heads][tiles][T]         running max (log2 units)
   float* l;      // [heads][tiles][T]         running denominator
   float* alpha;  // [T]                       rescale of the current block
-  float* st;     // [kKeyBlock][T]            scores, then probabilities
+  float* sum;    // [T]                       sum of the current block's P
+  float* st;     // [kKeyBlock][T]            probabilities of a block
   float* kpack;  // [kKeyBlock][dim]          the key block, contiguous
   float* vpack;  // [kKeyBlock][dv_pad]       the value block, zero-padded
   int64_t* lo;   // [T]                       block-relative key range per row
   int64_t* hi;   // [T]
 
   static size_t Floats(size_t rows, size_t dim, size_t dv_pad, size_t T) {
-    return rows * dim + rows * dv_pad + 2 * rows + T + kKeyBlock * T +
+    return rows * dim + rows * dv_pad + 2 * rows + 2 * T + kKeyBlock * T +
            kKeyBlock * dim + kKeyBlock * dv_pad + 4 * T + T;
   }
 
@@ -315,7 +459,8 @@ struct Scratch {
     m = o + rows * dv_pad;
     l = m + rows;
     alpha = l + rows;
-    st = alpha + T;
+    sum = alpha + T;
+    st = sum + T;
     kpack = st + kKeyBlock * T;
     // dim may be odd: round the key block up to whole vectors.
     vpack = kpack + (kKeyBlock * dim + T - 1) / T * T;
@@ -327,67 +472,6 @@ struct Scratch {
 HWY_INLINE int64_t PaddedDv(DF df, int64_t dim_v) {
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   return (dim_v + N - 1) / N * N;
-}
-
-// Sets the scores of key j to -inf in the lanes (rows) whose window misses
-// it: rows r with j - right <= p0 + r <= j + left see it.
-HWY_INLINE void MaskKey(DF df, const Problem& p, int64_t p0, int64_t j,
-                        float* HWY_RESTRICT st_j) {
-  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
-  const int64_t r_begin = std::clamp<int64_t>(j - p.right - p0, 0, 2 * N);
-  const int64_t r_end = std::clamp<int64_t>(j + p.left - p0 + 1, 0, 2 * N);
-  const VF neg_inf = hn::Set(df, -std::numeric_limits<float>::infinity());
-  for (int64_t half = 0; half < 2 * N; half += N) {
-    const size_t b = static_cast<size_t>(std::clamp<int64_t>(r_begin - half, 0, N));
-    const size_t e = static_cast<size_t>(std::clamp<int64_t>(r_end - half, 0, N));
-    const auto visible = hn::AndNot(hn::FirstN(df, b), hn::FirstN(df, e));
-    hn::BlendedStore(neg_inf, hn::Not(visible), df, st_j + half);
-  }
-}
-
-// Online softmax over keys [0, n) of a block for both row vectors: updates
-// m and l, turns St into P = 2^(St - m) and leaves in alpha the rescale of
-// the accumulators so far.
-HWY_INLINE void SoftmaxBlock(DF df, int64_t n, float* HWY_RESTRICT st,
-                             float* HWY_RESTRICT m, float* HWY_RESTRICT l,
-                             float* HWY_RESTRICT alpha) {
-  const size_t N = hn::Lanes(df);
-  const size_t T = 2 * N;
-  const VF neg_inf = hn::Set(df, -std::numeric_limits<float>::infinity());
-  for (size_t half = 0; half < T; half += N) {
-    VF mx = neg_inf;
-    for (int64_t j = 0; j < n; ++j) {
-      mx = hn::Max(mx, hn::Load(df, st + j * T + half));
-    }
-    const VF m_old = hn::Load(df, m + half);
-    const VF m_new = hn::Max(m_old, mx);
-    // A row that has seen only masked keys keeps m = -inf; subtracting 0
-    // instead gives P = 0 and alpha = 0 rather than NaN.
-    const VF m_use = hn::IfThenZeroElse(hn::Eq(m_new, neg_inf), m_new);
-    const VF a = Exp2(df, hn::Sub(m_old, m_use));
-    VF sum0 = hn::Zero(df), sum1 = hn::Zero(df);
-    int64_t j = 0;
-    for (; j + 2 <= n; j += 2) {
-      float* s0 = st + j * T + half;
-      float* s1 = s0 + T;
-      const VF p0 = Exp2(df, hn::Sub(hn::Load(df, s0), m_use));
-      const VF p1 = Exp2(df, hn::Sub(hn::Load(df, s1), m_use));
-      hn::Store(p0, df, s0);
-      hn::Store(p1, df, s1);
-      sum0 = hn::Add(sum0, p0);
-      sum1 = hn::Add(sum1, p1);
-    }
-    if (j < n) {
-      float* s0 = st + j * T + half;
-      const VF p0 = Exp2(df, hn::Sub(hn::Load(df, s0), m_use));
-      hn::Store(p0, df, s0);
-      sum0 = hn::Add(sum0, p0);
-    }
-    hn::Store(m_new, df, m + half);
-    hn::Store(hn::MulAdd(hn::Load(df, l + half), a, hn::Add(sum0, sum1)), df,
-              l + half);
-    hn::Store(a, df, alpha + half);
-  }
 }
 
 // Copies keys [j0, j0 + n) of one kv head into the contiguous blocks. With
@@ -420,6 +504,16 @@ HWY_INLINE void PrefetchRows(const Problem& p, const Unit& w, int64_t j_begin,
     for (int64_t c = 0; c < p.dim * 4; c += 64) __builtin_prefetch(k + c, 0, 2);
     for (int64_t c = 0; c < p.dim_v * 4; c += 64) __builtin_prefetch(v + c, 0, 2);
   }
+}
+
+// out[c] = o[c] * f for c < n; o is aligned, out may not be.
+HWY_INLINE void ScaleRow(DF df, const float* HWY_RESTRICT o, float f,
+                         int64_t n, float* HWY_RESTRICT out) {
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  const VF vf = hn::Set(df, f);
+  int64_t c = 0;
+  for (; c + N <= n; c += N) hn::StoreU(hn::Mul(hn::Load(df, o + c), vf), df, out + c);
+  for (; c < n; ++c) out[c] = o[c] * f;
 }
 
 // Computes one unit: every tile of T queries and every head of the unit
@@ -506,20 +600,16 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
       // Keys inside every row's window need no mask.
       const int64_t full_a = std::max(p.KeyLo(p_last), j0) - j0;
       const int64_t full_b = std::min(p.KeyHi(p_first), j0 + n - 1) - j0;
+      const TileEdges edges{&p, p_first, j0 + a, full_a - a, full_b - a};
       for (int64_t r = 0; r < rows; ++r) {
         s.lo[r] = std::max(p.KeyLo(p_first + r), j0) - j0 - a;
         s.hi[r] = std::min(p.KeyHi(p_first + r), j0 + n - 1) - j0 - a;
       }
       for (int64_t g = 0; g < heads; ++g) {
         const int64_t x = state(g, t);
-        QkBlock(df, s.qt + x * p.dim * T, p.dim, kb + a * k_stride, k_stride,
-                b - a + 1, s.st);
-        for (int64_t j = a; j <= b; ++j) {
-          if (j < full_a || j > full_b) {
-            MaskKey(df, p, p_first, j0 + j, s.st + (j - a) * T);
-          }
-        }
-        SoftmaxBlock(df, b - a + 1, s.st, s.m + x * T, s.l + x * T, s.alpha);
+        QkSoftmaxBlock(df, s.qt + x * p.dim * T, p.dim, kb + a * k_stride,
+                       k_stride, b - a + 1, edges, s.st, s.m + x * T,
+                       s.l + x * T, s.sum, s.alpha);
         PvBlock(df, s.st, vb + a * v_stride, v_stride, dv_pad, rows, s.lo,
                 s.hi, s.alpha, s.o + x * T * dv_pad);
       }
@@ -540,8 +630,7 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
         if (l == 0.0f) {
           std::fill(out, out + p.dim_v, 0.0f);
         } else {
-          const float inv_l = 1.0f / l;  // one division per row, not per column
-          for (int64_t c = 0; c < p.dim_v; ++c) out[c] = o[c] * inv_l;
+          ScaleRow(df, o, 1.0f / l, p.dim_v, out);  // one division per row
         }
         if (p.lse != nullptr) {
           p.lse[(w.b * p.heads + h) * p.nq + i] = m * kLn2 + logf(l);
