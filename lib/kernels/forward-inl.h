@@ -95,8 +95,8 @@ HWY_INLINE VF Exp2(DF df, VF x) {
 }
 
 // The online-softmax state of one tile while it walks a key block, [T]
-// each. (In memory, not registers: SVE vectors cannot be struct members; the
-// few loads per kQkKeys x dim FMAs are free.)
+// each. (In memory, not registers: SVE vectors cannot be struct members, and
+// a few L1 loads per kQkKeys x dim FMAs cost little.)
 struct BlockSoftmax {
   float* m;      // running max (log2 units); -inf while a row has seen no key
   float* sum;    // sum of this block's probabilities
