@@ -136,19 +136,17 @@ HWY_INLINE void MaskKey(DF df, const TileEdges& e, int64_t j, VF& s0,
   s1 = hn::IfThenElse(visible(N), s1, neg_inf);
 }
 
-// Raises the max of the lanes whose group max g exceeds it by more than
-// kMaxGrowth and rescales what the block has accumulated in them so far: its
-// `done` stored probabilities and its sum. Other lanes are left bit for bit,
-// so a row's result never depends on its neighbours' scores.
-HWY_INLINE void RaiseMax(DF df, VF g0, VF g1, int64_t done,
+// Raises the max to the group max g in the lanes up0/up1 (where g passes it
+// by more than kMaxGrowth) and rescales what the block has accumulated in
+// them so far: its `done` stored probabilities and its sum. Other lanes are
+// left bit for bit, so a row's result never depends on its neighbours'.
+HWY_INLINE void RaiseMax(DF df, VF g0, VF g1, hn::Mask<DF> up0,
+                         hn::Mask<DF> up1, int64_t done,
                          float* HWY_RESTRICT st, const BlockSoftmax& s) {
   const size_t N = hn::Lanes(df);
   const VF one = hn::Set(df, 1.0f);
-  const VF growth = hn::Set(df, kMaxGrowth);
   const VF m0 = hn::Load(df, s.m);
   const VF m1 = hn::Load(df, s.m + N);
-  const auto up0 = hn::Gt(g0, hn::Add(m0, growth));
-  const auto up1 = hn::Gt(g1, hn::Add(m1, growth));
   // 2^(m - g) is 0 for rows that had seen no key (m = -inf).
   const VF c0 = hn::IfThenElse(up0, Exp2(df, hn::Sub(m0, g0)), one);
   const VF c1 = hn::IfThenElse(up1, Exp2(df, hn::Sub(m1, g1)), one);
@@ -223,9 +221,10 @@ HWY_INLINE void QkTile(DF df, const float* HWY_RESTRICT qt, int64_t dim,
   SWATTN_QK_MAX(5) SWATTN_QK_MAX(6) SWATTN_QK_MAX(7)
 #undef SWATTN_QK_MAX
   const VF growth = hn::Set(df, kMaxGrowth);
-  if (!hn::AllFalse(df, hn::Gt(g0, hn::Add(hn::Load(df, s.m), growth))) ||
-      !hn::AllFalse(df, hn::Gt(g1, hn::Add(hn::Load(df, s.m + N), growth)))) {
-    RaiseMax(df, g0, g1, jj, st, s);
+  const auto up0 = hn::Gt(g0, hn::Add(hn::Load(df, s.m), growth));
+  const auto up1 = hn::Gt(g1, hn::Add(hn::Load(df, s.m + N), growth));
+  if (!hn::AllFalse(df, up0) || !hn::AllFalse(df, up1)) {
+    RaiseMax(df, g0, g1, up0, up1, jj, st, s);
   }
   const VF mu0 = Subtrahend(df, hn::Load(df, s.m));
   const VF mu1 = Subtrahend(df, hn::Load(df, s.m + N));
