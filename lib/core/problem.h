@@ -44,6 +44,12 @@ struct Problem {
   // consecutive positions pa..pb is [KeyLo(pa), KeyHi(pb)].
   int64_t KeyLo(int64_t p) const { return std::max<int64_t>(0, p - left); }
   int64_t KeyHi(int64_t p) const { return std::min(nk - 1, p + right); }
+  // An upper bound on the keys one position sees. Radii past the sequence
+  // count as nk - 1, so all spellings of a dense window give the same.
+  int64_t WindowKeys() const {
+    const int64_t most = std::max<int64_t>(nk - 1, 0);
+    return std::min(left, most) + std::min(right, most) + 1;
+  }
 };
 
 // How a call is split into independent work units. A unit owns the output

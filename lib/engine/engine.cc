@@ -14,6 +14,11 @@ namespace {
 // refetches of the band (neighbouring units share most of it); 512 rows keep
 // the per-thread state (queries and accumulators, 512 KiB at D = 128) in L2.
 constexpr int64_t kRowsPerUnit = 512;
+// Small windows have little band to share; there, fewer rows per unit let
+// the units of one query block's heads, which run back to back, come back
+// to the same pages of q, k, v and out sooner (TLB entries, cached lines):
+// 2 rows per window key gave 7% (W = 16) to 12% (causal W = 16) over 512.
+constexpr int64_t kRowsPerWindowKey = 2;
 // Query heads of one GQA group per unit: they share every K/V block.
 constexpr int64_t kMaxHeadsPerUnit = 4;
 constexpr size_t kScratchAlign = 64;
@@ -43,7 +48,9 @@ void RunChunk(void* context, int64_t begin, int64_t end, int slot) {
 Tiling PlanTiling(const Problem& p, const ForwardKernel& kernel) {
   const int64_t tile = kernel.query_tile();
   const int64_t heads = std::min(p.Group(), kMaxHeadsPerUnit);
-  const int64_t queries = std::max(kRowsPerUnit / heads, tile);
+  const int64_t rows =
+      std::min(kRowsPerUnit, kRowsPerWindowKey * p.WindowKeys());
+  const int64_t queries = std::max(rows / heads, tile);
   return MakeTiling(p, (queries + tile - 1) / tile * tile, heads);
 }
 

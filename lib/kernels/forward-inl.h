@@ -112,10 +112,11 @@ HWY_INLINE VF Subtrahend(DF df, VF m) {
 
 // Where the tile's windows cut the block: st entries [full_a, full_b] are
 // inside every row's window; the others are masked per row. Entry jj of st
-// is key j_first + jj; row r of the tile is at position p0 + r.
+// is key j_first + jj; row r of the tile is at position p0 + r, and rows
+// from `rows` on are padding past the end of the unit.
 struct TileEdges {
   const Problem* p;
-  int64_t p0, j_first, full_a, full_b;
+  int64_t p0, rows, j_first, full_a, full_b;
 };
 
 // Sets the scores of key j to -inf in the lanes (rows) whose window misses
@@ -165,12 +166,17 @@ HWY_INLINE void RaiseMax(DF df, VF g0, VF g1, hn::Mask<DF> up0,
 
 // For kKeys consecutive keys from k0 (st entries jj...): the scores
 // Qt^T k, masked at the window edges, then P = 2^(score - m) into st and
-// into the running sum. The scores never leave registers.
-template <int kKeys>
+// into the running sum. The scores never leave registers. kLive says which
+// of the tile's two row vectors see these keys (bit 0: rows [0, N), bit 1:
+// rows [N, 2N)); a vector that sees none of them is skipped, and its st
+// entries are left as they are, since no row of it reads them.
+template <int kKeys, int kLive>
 HWY_INLINE void QkTile(DF df, const float* HWY_RESTRICT qt, int64_t dim,
                        const float* HWY_RESTRICT k0, int64_t k_stride,
                        int64_t jj, const TileEdges& e, float* HWY_RESTRICT st,
                        const BlockSoftmax& s) {
+  constexpr bool kLo = (kLive & 1) != 0;
+  constexpr bool kHi = (kLive & 2) != 0;
   const size_t N = hn::Lanes(df);
   const size_t T = 2 * N;
   // Key rows beyond kKeys alias k0 and are never read.
@@ -188,13 +194,13 @@ HWY_INLINE void QkTile(DF df, const float* HWY_RESTRICT qt, int64_t dim,
   VF a6 = hn::Zero(df), b6 = hn::Zero(df), a7 = hn::Zero(df);
   VF b7 = hn::Zero(df);
   for (int64_t d = 0; d < dim; ++d) {
-    const VF q0 = hn::Load(df, qt + d * T);
-    const VF q1 = hn::Load(df, qt + d * T + N);
-#define SWATTN_QK_KEY(i)                   \
-  if constexpr (kKeys > i) {               \
-    const VF kb = hn::Set(df, k##i[d]);    \
-    a##i = hn::MulAdd(kb, q0, a##i);       \
-    b##i = hn::MulAdd(kb, q1, b##i);       \
+    const VF q0 = kLo ? hn::Load(df, qt + d * T) : hn::Zero(df);
+    const VF q1 = kHi ? hn::Load(df, qt + d * T + N) : hn::Zero(df);
+#define SWATTN_QK_KEY(i)                              \
+  if constexpr (kKeys > i) {                          \
+    const VF kb = hn::Set(df, k##i[d]);               \
+    if constexpr (kLo) a##i = hn::MulAdd(kb, q0, a##i); \
+    if constexpr (kHi) b##i = hn::MulAdd(kb, q1, b##i); \
   }
     SWATTN_QK_KEY(0) SWATTN_QK_KEY(1) SWATTN_QK_KEY(2) SWATTN_QK_KEY(3)
     SWATTN_QK_KEY(4) SWATTN_QK_KEY(5) SWATTN_QK_KEY(6) SWATTN_QK_KEY(7)
@@ -212,17 +218,19 @@ HWY_INLINE void QkTile(DF df, const float* HWY_RESTRICT qt, int64_t dim,
 #undef SWATTN_QK_MASK
   }
   VF g0 = a0, g1 = b0;
-#define SWATTN_QK_MAX(i)             \
-  if constexpr (kKeys > i) {         \
-    g0 = hn::Max(g0, a##i);          \
-    g1 = hn::Max(g1, b##i);          \
+#define SWATTN_QK_MAX(i)                          \
+  if constexpr (kKeys > i) {                      \
+    if constexpr (kLo) g0 = hn::Max(g0, a##i);    \
+    if constexpr (kHi) g1 = hn::Max(g1, b##i);    \
   }
   SWATTN_QK_MAX(1) SWATTN_QK_MAX(2) SWATTN_QK_MAX(3) SWATTN_QK_MAX(4)
   SWATTN_QK_MAX(5) SWATTN_QK_MAX(6) SWATTN_QK_MAX(7)
 #undef SWATTN_QK_MAX
   const VF growth = hn::Set(df, kMaxGrowth);
-  const auto up0 = hn::Gt(g0, hn::Add(hn::Load(df, s.m), growth));
-  const auto up1 = hn::Gt(g1, hn::Add(hn::Load(df, s.m + N), growth));
+  const auto up0 = kLo ? hn::Gt(g0, hn::Add(hn::Load(df, s.m), growth))
+                       : hn::FirstN(df, 0);
+  const auto up1 = kHi ? hn::Gt(g1, hn::Add(hn::Load(df, s.m + N), growth))
+                       : hn::FirstN(df, 0);
   if (!hn::AllFalse(df, up0) || !hn::AllFalse(df, up1)) {
     RaiseMax(df, g0, g1, up0, up1, jj, st, s);
   }
@@ -232,18 +240,47 @@ HWY_INLINE void QkTile(DF df, const float* HWY_RESTRICT qt, int64_t dim,
   VF sum1 = hn::Load(df, s.sum + N);
 #define SWATTN_QK_EXP(i)                                        \
   if constexpr (kKeys > i) {                                    \
-    const VF p0 = Exp2(df, hn::Sub(a##i, mu0));                 \
-    const VF p1 = Exp2(df, hn::Sub(b##i, mu1));                 \
-    hn::Store(p0, df, st + (jj + i) * T);                       \
-    hn::Store(p1, df, st + (jj + i) * T + N);                   \
-    sum0 = hn::Add(sum0, p0);                                   \
-    sum1 = hn::Add(sum1, p1);                                   \
+    if constexpr (kLo) {                                        \
+      const VF p0 = Exp2(df, hn::Sub(a##i, mu0));               \
+      hn::Store(p0, df, st + (jj + i) * T);                     \
+      sum0 = hn::Add(sum0, p0);                                 \
+    }                                                           \
+    if constexpr (kHi) {                                        \
+      const VF p1 = Exp2(df, hn::Sub(b##i, mu1));               \
+      hn::Store(p1, df, st + (jj + i) * T + N);                 \
+      sum1 = hn::Add(sum1, p1);                                 \
+    }                                                           \
   }
   SWATTN_QK_EXP(0) SWATTN_QK_EXP(1) SWATTN_QK_EXP(2) SWATTN_QK_EXP(3)
   SWATTN_QK_EXP(4) SWATTN_QK_EXP(5) SWATTN_QK_EXP(6) SWATTN_QK_EXP(7)
 #undef SWATTN_QK_EXP
   hn::Store(sum0, df, s.sum);
   hn::Store(sum1, df, s.sum + N);
+}
+
+// QkTile over st entries [j, end), all seen by the row vectors kLive, in
+// groups of kQkKeys and one shorter group.
+template <int kLive>
+HWY_INLINE void QkRange(DF df, const float* HWY_RESTRICT qt, int64_t dim,
+                        const float* HWY_RESTRICT k, int64_t k_stride,
+                        int64_t j, int64_t end, const TileEdges& e,
+                        float* HWY_RESTRICT st, const BlockSoftmax& s) {
+  for (; j + kQkKeys <= end; j += kQkKeys) {
+    QkTile<kQkKeys, kLive>(df, qt, dim, k + j * k_stride, k_stride, j, e, st,
+                           s);
+  }
+  const float* kj = k + j * k_stride;
+  switch (end - j) {
+#define SWATTN_QK_CASE(c)                                          \
+  case c:                                                          \
+    QkTile<c, kLive>(df, qt, dim, kj, k_stride, j, e, st, s);      \
+    break;
+    SWATTN_QK_CASE(7) SWATTN_QK_CASE(6) SWATTN_QK_CASE(5)
+    SWATTN_QK_CASE(4) SWATTN_QK_CASE(3) SWATTN_QK_CASE(2)
+    SWATTN_QK_CASE(1)
+#undef SWATTN_QK_CASE
+    default: break;
+  }
 }
 
 // The online softmax of one tile over keys [0, n) of a block: P into st,
@@ -262,22 +299,22 @@ HWY_INLINE void QkSoftmaxBlock(DF df, const float* HWY_RESTRICT qt,
     hn::Store(hn::Set(df, 1.0f), df, alpha + r);
   }
   const BlockSoftmax s{m, sum, alpha};
-  int64_t j = 0;
-  for (; j + kQkKeys <= n; j += kQkKeys) {
-    QkTile<kQkKeys>(df, qt, dim, k + j * k_stride, k_stride, j, e, st, s);
-  }
-  const float* kj = k + j * k_stride;
-  switch (n - j) {
-#define SWATTN_QK_CASE(c)                                     \
-  case c:                                                     \
-    QkTile<c>(df, qt, dim, kj, k_stride, j, e, st, s);        \
-    break;
-    SWATTN_QK_CASE(7) SWATTN_QK_CASE(6) SWATTN_QK_CASE(5)
-    SWATTN_QK_CASE(4) SWATTN_QK_CASE(3) SWATTN_QK_CASE(2)
-    SWATTN_QK_CASE(1)
-#undef SWATTN_QK_CASE
-    default: break;
-  }
+  // Keys before the first one that rows [N, 2N) see are for rows [0, N)
+  // only, keys after the last one those see for rows [N, 2N) only: small
+  // windows skip up to half the work there.
+  // Padding rows do not count, so a row's result does not depend on where
+  // the unit ends.
+  const Problem& p = *e.p;
+  const int64_t half = static_cast<int64_t>(N);
+  const int64_t hi_from =
+      e.rows <= half
+          ? n
+          : std::clamp<int64_t>(p.KeyLo(e.p0 + half) - e.j_first, 0, n);
+  const int64_t lo_to = std::clamp<int64_t>(
+      p.KeyHi(e.p0 + half - 1) + 1 - e.j_first, hi_from, n);
+  QkRange<1>(df, qt, dim, k, k_stride, 0, hi_from, e, st, s);
+  QkRange<3>(df, qt, dim, k, k_stride, hi_from, lo_to, e, st, s);
+  QkRange<2>(df, qt, dim, k, k_stride, lo_to, n, e, st, s);
   for (size_t r = 0; r < 2 * N; r += N) {
     hn::Store(hn::MulAdd(hn::Load(df, l + r), hn::Load(df, alpha + r),
                          hn::Load(df, sum + r)),
@@ -564,8 +601,7 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
   // Packing a block pays off when many (tile, head) passes read it: about
   // heads * (window + block) / T of them. Small windows read K and V in place
   // (V is still packed when Dv needs padding to whole vectors).
-  const int64_t window = std::min(p.left, p.nk) + std::min(p.right, p.nk) + 1;
-  const bool pack_k = heads * (window + kKeyBlock) >= 4 * T;
+  const bool pack_k = heads * (p.WindowKeys() + kKeyBlock) >= 4 * T;
   const bool pack_v = pack_k || dv_pad != p.dim_v;
   for (int64_t j0 = j_begin; j0 < j_end; j0 += kKeyBlock) {
     const int64_t n = std::min(kKeyBlock, j_end - j0);
@@ -599,7 +635,8 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
       // Keys inside every row's window need no mask.
       const int64_t full_a = std::max(p.KeyLo(p_last), j0) - j0;
       const int64_t full_b = std::min(p.KeyHi(p_first), j0 + n - 1) - j0;
-      const TileEdges edges{&p, p_first, j0 + a, full_a - a, full_b - a};
+      const TileEdges edges{&p, p_first, rows, j0 + a, full_a - a,
+                            full_b - a};
       for (int64_t r = 0; r < rows; ++r) {
         s.lo[r] = std::max(p.KeyLo(p_first + r), j0) - j0 - a;
         s.hi[r] = std::min(p.KeyHi(p_first + r), j0 + n - 1) - j0 - a;
