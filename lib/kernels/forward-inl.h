@@ -552,6 +552,44 @@ HWY_INLINE void ScaleRow(DF df, const float* HWY_RESTRICT o, float f,
   for (; c < n; ++c) out[c] = o[c] * f;
 }
 
+// Qt[d][r] = q[r][d] * qscale for the tile's rows r < rows, and 0 for the
+// rest; q's rows are q_stride floats apart. One gather per row vector and d
+// (7% faster than element by element at W = 16, D = 128 from L2), unless
+// the row offsets overflow the int32 gather index.
+HWY_INLINE void PackQueries(DF df, const float* HWY_RESTRICT q,
+                            int64_t q_stride, int64_t rows, int64_t dim,
+                            float qscale, float* HWY_RESTRICT qt) {
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t T = 2 * N;
+  if ((T - 1) * q_stride > std::numeric_limits<int32_t>::max()) {
+    for (int64_t r = 0; r < T; ++r) {
+      for (int64_t d = 0; d < dim; ++d) {
+        qt[d * T + r] = r < rows ? q[r * q_stride + d] * qscale : 0.0f;
+      }
+    }
+    return;
+  }
+  const hn::RebindToSigned<DF> di;
+  const VF scale = hn::Set(df, qscale);
+  for (int64_t h = 0; h < T; h += N) {
+    const int64_t live = std::clamp<int64_t>(rows - h, 0, N);
+    // Lanes past the rows read the last row (a valid address) and are zeroed.
+    const int32_t last = static_cast<int32_t>(std::max<int64_t>(rows - 1, 0));
+    const auto row = hn::Min(
+        hn::Add(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(h))),
+        hn::Set(di, last));
+    const auto offset =
+        hn::Mul(row, hn::Set(di, static_cast<int32_t>(q_stride)));
+    const auto keep = hn::FirstN(df, static_cast<size_t>(live));
+    for (int64_t d = 0; d < dim; ++d) {
+      const VF x =
+          live == 0 ? hn::Zero(df) : hn::GatherIndex(df, q + d, offset);
+      hn::Store(hn::IfThenElseZero(keep, hn::Mul(x, scale)), df,
+                qt + d * T + h);
+    }
+  }
+}
+
 // Computes one unit: every tile of T queries and every head of the unit
 // against each key block of the unit's band, packing each block once.
 HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
@@ -566,29 +604,23 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
   };
   const auto state = [&](int64_t g, int64_t t) { return g * tiles + t; };
 
-  // Pack queries as Qt[d][r] (rows past the end of the sequence are 0) and
-  // reset the softmax state.
+  // Pack the queries and reset the softmax state.
   for (int64_t g = 0; g < heads; ++g) {
     for (int64_t t = 0; t < tiles; ++t) {
       const int64_t x = state(g, t);
-      float* qt = s.qt + x * p.dim * T;
-      for (int64_t r = 0; r < T; ++r) {
-        if (r < rows_of(t)) {
-          const int64_t i = w.i_begin + t * T + r;
-          const float* q = p.q.Row(w.b, i, w.h_begin + g);
-          // Query rows are far apart too: fetch some rows ahead.
-          if (i + 8 < w.i_end) {
-            const char* ahead = reinterpret_cast<const char*>(
-                p.q.Row(w.b, i + 8, w.h_begin + g));
-            for (int64_t c = 0; c < p.dim * 4; c += 64) {
-              __builtin_prefetch(ahead + c, 0, 2);
-            }
+      // Query rows are far apart too: fetch the next tile's meanwhile.
+      if (t + 1 < tiles) {
+        for (int64_t r = 0; r < rows_of(t + 1); ++r) {
+          const char* ahead = reinterpret_cast<const char*>(
+              p.q.Row(w.b, w.i_begin + (t + 1) * T + r, w.h_begin + g));
+          for (int64_t c = 0; c < p.dim * 4; c += 64) {
+            __builtin_prefetch(ahead + c, 0, 2);
           }
-          for (int64_t d = 0; d < p.dim; ++d) qt[d * T + r] = q[d] * qscale;
-        } else {
-          for (int64_t d = 0; d < p.dim; ++d) qt[d * T + r] = 0.0f;
         }
       }
+      PackQueries(df, p.q.Row(w.b, w.i_begin + t * T, w.h_begin + g),
+                  p.q.stride_seq, rows_of(t), p.dim, qscale,
+                  s.qt + x * p.dim * T);
       std::fill(s.o + x * T * dv_pad, s.o + (x + 1) * T * dv_pad, 0.0f);
       std::fill(s.m + x * T, s.m + (x + 1) * T,
                 -std::numeric_limits<float>::infinity());
@@ -596,58 +628,84 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
     }
   }
 
-  const int64_t j_begin = p.KeyLo(p.Position(w.i_begin));
-  const int64_t j_end = p.KeyHi(p.Position(w.i_end - 1)) + 1;
+  // Tile t against keys [j0, j0 + n), which kb / vb hold (packed or in
+  // place), for every head.
+  const auto run_tile = [&](int64_t t, int64_t j0, int64_t n,
+                            const float* HWY_RESTRICT kb, int64_t k_stride,
+                            const float* HWY_RESTRICT vb, int64_t v_stride) {
+    const int64_t rows = rows_of(t);
+    const int64_t p_first = p.Position(w.i_begin + t * T);
+    const int64_t p_last = p_first + rows - 1;
+    // The part of this block that the tile's windows reach.
+    const int64_t a = std::max(p.KeyLo(p_first), j0) - j0;
+    const int64_t b = std::min(p.KeyHi(p_last), j0 + n - 1) - j0;
+    // Keys inside every row's window need no mask.
+    const int64_t full_a = std::max(p.KeyLo(p_last), j0) - j0;
+    const int64_t full_b = std::min(p.KeyHi(p_first), j0 + n - 1) - j0;
+    const TileEdges edges{&p, p_first, rows, j0 + a, full_a - a, full_b - a};
+    for (int64_t r = 0; r < rows; ++r) {
+      s.lo[r] = std::max(p.KeyLo(p_first + r), j0) - j0 - a;
+      s.hi[r] = std::min(p.KeyHi(p_first + r), j0 + n - 1) - j0 - a;
+    }
+    for (int64_t g = 0; g < heads; ++g) {
+      const int64_t x = state(g, t);
+      QkSoftmaxBlock(df, s.qt + x * p.dim * T, p.dim, kb + a * k_stride,
+                     k_stride, b - a + 1, edges, s.st, s.m + x * T,
+                     s.l + x * T, s.sum, s.alpha);
+      PvBlock(df, s.st, vb + a * v_stride, v_stride, dv_pad, rows, s.lo, s.hi,
+              s.alpha, s.o + x * T * dv_pad);
+    }
+  };
+  // The keys tile t reaches: [KeyLo(first row), KeyHi(last row)].
+  const auto tile_lo = [&](int64_t t) {
+    return p.KeyLo(p.Position(w.i_begin + t * T));
+  };
+  const auto tile_hi = [&](int64_t t) {
+    return p.KeyHi(p.Position(w.i_begin + t * T + rows_of(t) - 1));
+  };
+
   // Packing a block pays off when many (tile, head) passes read it: about
   // heads * (window + block) / T of them. Small windows read K and V in place
   // (V is still packed when Dv needs padding to whole vectors).
   const bool pack_k = heads * (p.WindowKeys() + kKeyBlock) >= 4 * T;
   const bool pack_v = pack_k || dv_pad != p.dim_v;
-  for (int64_t j0 = j_begin; j0 < j_end; j0 += kKeyBlock) {
-    const int64_t n = std::min(kKeyBlock, j_end - j0);
-    const int64_t next_n = std::min(kKeyBlock, j_end - j0 - n);
-    PackBlock(p, w, j0, n, pack_k, pack_v, dv_pad, s);
-    const float* kb = pack_k ? s.kpack : p.k.Row(w.b, j0, w.kv_head);
-    const int64_t k_stride = pack_k ? p.dim : p.k.stride_seq;
-    const float* vb = pack_v ? s.vpack : p.v.Row(w.b, j0, w.kv_head);
-    const int64_t v_stride = pack_v ? dv_pad : p.v.stride_seq;
-    // The tiles whose windows reach this block.
-    int64_t t_begin = tiles, t_end = 0;
+  if (!pack_k && !pack_v) {
+    // Nothing to share: each tile walks its own keys from the first, in as
+    // few blocks as they fit (one for small windows, where blocks of the
+    // unit's band would cut most tiles in two).
     for (int64_t t = 0; t < tiles; ++t) {
-      const int64_t p_first = p.Position(w.i_begin + t * T);
-      const int64_t p_last = p_first + rows_of(t) - 1;
-      if (p.KeyLo(p_first) < j0 + n && p.KeyHi(p_last) >= j0) {
-        t_begin = std::min(t_begin, t);
-        t_end = t + 1;
+      if (t + 1 < tiles) {
+        PrefetchRows(p, w, std::max(tile_hi(t) + 1, tile_lo(t + 1)),
+                     tile_hi(t + 1) + 1);
+      }
+      for (int64_t j0 = tile_lo(t); j0 <= tile_hi(t); j0 += kKeyBlock) {
+        run_tile(t, j0, std::min(kKeyBlock, tile_hi(t) + 1 - j0),
+                 p.k.Row(w.b, j0, w.kv_head), p.k.stride_seq,
+                 p.v.Row(w.b, j0, w.kv_head), p.v.stride_seq);
       }
     }
-    for (int64_t t = t_begin; t < t_end; ++t) {
-      // Spread the next block's prefetches over this block's work.
-      const int64_t span = t_end - t_begin;
-      PrefetchRows(p, w, j0 + n + (t - t_begin) * next_n / span,
-                   j0 + n + (t - t_begin + 1) * next_n / span);
-      const int64_t rows = rows_of(t);
-      const int64_t p_first = p.Position(w.i_begin + t * T);
-      const int64_t p_last = p_first + rows - 1;
-      // The part of this block that the tile's windows reach.
-      const int64_t a = std::max(p.KeyLo(p_first), j0) - j0;
-      const int64_t b = std::min(p.KeyHi(p_last), j0 + n - 1) - j0;
-      // Keys inside every row's window need no mask.
-      const int64_t full_a = std::max(p.KeyLo(p_last), j0) - j0;
-      const int64_t full_b = std::min(p.KeyHi(p_first), j0 + n - 1) - j0;
-      const TileEdges edges{&p, p_first, rows, j0 + a, full_a - a,
-                            full_b - a};
-      for (int64_t r = 0; r < rows; ++r) {
-        s.lo[r] = std::max(p.KeyLo(p_first + r), j0) - j0 - a;
-        s.hi[r] = std::min(p.KeyHi(p_first + r), j0 + n - 1) - j0 - a;
+  } else {
+    const int64_t j_begin = tile_lo(0);
+    const int64_t j_end = tile_hi(tiles - 1) + 1;
+    for (int64_t j0 = j_begin; j0 < j_end; j0 += kKeyBlock) {
+      const int64_t n = std::min(kKeyBlock, j_end - j0);
+      const int64_t next_n = std::min(kKeyBlock, j_end - j0 - n);
+      PackBlock(p, w, j0, n, pack_k, pack_v, dv_pad, s);
+      // The tiles whose windows reach this block.
+      int64_t t_begin = tiles, t_end = 0;
+      for (int64_t t = 0; t < tiles; ++t) {
+        if (tile_lo(t) < j0 + n && tile_hi(t) >= j0) {
+          t_begin = std::min(t_begin, t);
+          t_end = t + 1;
+        }
       }
-      for (int64_t g = 0; g < heads; ++g) {
-        const int64_t x = state(g, t);
-        QkSoftmaxBlock(df, s.qt + x * p.dim * T, p.dim, kb + a * k_stride,
-                       k_stride, b - a + 1, edges, s.st, s.m + x * T,
-                       s.l + x * T, s.sum, s.alpha);
-        PvBlock(df, s.st, vb + a * v_stride, v_stride, dv_pad, rows, s.lo,
-                s.hi, s.alpha, s.o + x * T * dv_pad);
+      for (int64_t t = t_begin; t < t_end; ++t) {
+        // Spread the next block's prefetches over this block's work.
+        const int64_t span = t_end - t_begin;
+        PrefetchRows(p, w, j0 + n + (t - t_begin) * next_n / span,
+                     j0 + n + (t - t_begin + 1) * next_n / span);
+        run_tile(t, j0, n, pack_k ? s.kpack : p.k.Row(w.b, j0, w.kv_head),
+                 pack_k ? p.dim : p.k.stride_seq, s.vpack, dv_pad);
       }
     }
   }
