@@ -6,8 +6,9 @@
 // tiles and heads; their queries are packed once, transposed and pre-scaled,
 // as Qt[d][r] = q[r][d] * scale * log2(e). The unit walks the union of its
 // windows in key blocks of kKeyBlock; each block is packed contiguously once
-// (when enough tiles reuse it) and then, for every tile and head it reaches,
-// kQkKeys keys at a time:
+// (when enough tiles reuse it; otherwise each tile walks its own keys in
+// place) and then, for every tile and head it reaches, kQkKeys keys at a
+// time:
 //   S[j][r] = sum_d Qt[d][r] * k[j][d]   broadcast k, FMA two vectors of rows
 //   masking  only on keys at the window's edges, from the bounds
 //   softmax  in the same registers, lane-parallel: P = 2^(S - m) into a small
