@@ -530,16 +530,22 @@ HWY_INLINE void PackBlock(const Problem& p, const Unit& w, int64_t j0,
   }
 }
 
+// Asks for `floats` floats from `row` to be brought into L2 (locality 2),
+// one line at a time: L1 has too few fill buffers for whole blocks.
+HWY_INLINE void PrefetchRow(const float* row, int64_t floats) {
+  const char* bytes = reinterpret_cast<const char*>(row);
+  for (int64_t c = 0; c < floats * 4; c += 64) {
+    __builtin_prefetch(bytes + c, 0, 2);
+  }
+}
+
 // Asks for the source rows of keys [j_begin, j_end) to be brought into the
-// cache, one line at a time.
+// cache.
 HWY_INLINE void PrefetchRows(const Problem& p, const Unit& w, int64_t j_begin,
                              int64_t j_end) {
   for (int64_t j = j_begin; j < j_end; ++j) {
-    const char* k = reinterpret_cast<const char*>(p.k.Row(w.b, j, w.kv_head));
-    const char* v = reinterpret_cast<const char*>(p.v.Row(w.b, j, w.kv_head));
-    // Into L2 (locality 2): L1 has too few fill buffers for whole blocks.
-    for (int64_t c = 0; c < p.dim * 4; c += 64) __builtin_prefetch(k + c, 0, 2);
-    for (int64_t c = 0; c < p.dim_v * 4; c += 64) __builtin_prefetch(v + c, 0, 2);
+    PrefetchRow(p.k.Row(w.b, j, w.kv_head), p.dim);
+    PrefetchRow(p.v.Row(w.b, j, w.kv_head), p.dim_v);
   }
 }
 
@@ -612,11 +618,8 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
       // Query rows are far apart too: fetch the next tile's meanwhile.
       if (t + 1 < tiles) {
         for (int64_t r = 0; r < rows_of(t + 1); ++r) {
-          const char* ahead = reinterpret_cast<const char*>(
-              p.q.Row(w.b, w.i_begin + (t + 1) * T + r, w.h_begin + g));
-          for (int64_t c = 0; c < p.dim * 4; c += 64) {
-            __builtin_prefetch(ahead + c, 0, 2);
-          }
+          PrefetchRow(p.q.Row(w.b, w.i_begin + (t + 1) * T + r, w.h_begin + g),
+                      p.dim);
         }
       }
       PackQueries(df, p.q.Row(w.b, w.i_begin + t * T, w.h_begin + g),
