@@ -73,7 +73,8 @@ constexpr float kMaxGrowth = 8.0f;
 // 2^x for x <= kMaxGrowth (the only inputs: scores minus their stale max).
 // Adding 1.5 * 2^23 + 127 rounds x to the nearest integer n and leaves
 // n + 127, the biased exponent of 2^n, in the low bits (two adds instead of
-// a round and a conversion, which take three uops on Intel's port 0). Then
+// a round and a conversion, which take three uops on Intel's port 0; exact
+// for |x| < 2^22, which the clamp below and x <= kMaxGrowth ensure). Then
 // x = n + f, |f| <= 1/2, and 2^f is a degree-5 polynomial fitted for
 // relative error on [-1/2, 1/2] (1.5 ulp in float32, exactly 1 at f = 0).
 // x is clamped at -127, where the exponent bits are 0: results below 2^-126
