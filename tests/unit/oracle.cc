@@ -203,6 +203,23 @@ std::string Where(int64_t b, int64_t i, int64_t h, int64_t c) {
   return s.str();
 }
 
+std::string LseWhere(int64_t b, int64_t i, int64_t h) {
+  std::ostringstream s;
+  s << "lse[b=" << b << ", h=" << h << ", i=" << i << "]";
+  return s.str();
+}
+
+// The largest |out| of one oracle row, at least 1: the logit term of a
+// row's bound scales with it.
+double RowScale(const Problem& p, const Expected& want, int64_t b, int64_t i,
+                int64_t h) {
+  double vmax = 1.0;
+  for (int64_t c = 0; c < p.vdim; ++c) {
+    vmax = std::max(vmax, std::fabs(want.out_at(p, b, i, h, c)));
+  }
+  return vmax;
+}
+
 // One element against an expected double value within a bound.
 void CheckValue(Mismatches* m, const std::string& where, double got,
                 double want, double bound) {
@@ -245,24 +262,19 @@ std::string CompareToOracle(const Problem& p, const View& out,
       for (int64_t h = 0; h < p.heads; ++h) {
         const size_t row =
             static_cast<size_t>((b * p.heads + h) * p.nq + i);
-        double vmax = 0.0;
-        for (int64_t c = 0; c < p.vdim; ++c) {
-          vmax = std::max(vmax, std::fabs(want.out_at(p, b, i, h, c)));
-        }
+        const double vmax = RowScale(p, want, b, i, h);
         const double logit_term =
             tol.logit * kEps32 * want.logit_mag[row];
         for (int64_t c = 0; c < p.vdim; ++c) {
           const double w = want.out_at(p, b, i, h, c);
           const double bound = tol.abs + tol.rel * std::fabs(w) +
-                               logit_term * std::max(vmax, 1.0);
+                               logit_term * vmax;
           CheckValue(&m, Where(b, i, h, c), out.at(b, i, h, c), w, bound);
         }
         if (lse != nullptr) {
           const double w = want.lse[row];
           const double bound = tol.abs + tol.rel * std::fabs(w) + logit_term;
-          std::ostringstream where;
-          where << "lse[b=" << b << ", h=" << h << ", i=" << i << "]";
-          CheckValue(&m, where.str(), lse[row], w, bound);
+          CheckValue(&m, LseWhere(b, i, h), lse[row], w, bound);
         }
       }
     }
@@ -283,19 +295,13 @@ std::string CompareResults(const Problem& p, const View& got,
             static_cast<size_t>((b * p.heads + h) * p.nq + i);
         double logit_term = 0.0;
         if (oracle != nullptr) {
-          double vmax = 1.0;
-          for (int64_t c = 0; c < p.vdim; ++c) {
-            vmax = std::max(vmax, std::fabs(oracle->out_at(p, b, i, h, c)));
-          }
           logit_term = 2.0 * tol.logit * kEps32 * oracle->logit_mag[row];
           if (got_lse != nullptr && want_lse != nullptr) {
             const double w = want_lse[row];
-            std::ostringstream where;
-            where << "lse[b=" << b << ", h=" << h << ", i=" << i << "]";
-            CheckValue(&m, where.str(), got_lse[row], w,
+            CheckValue(&m, LseWhere(b, i, h), got_lse[row], w,
                        tol.abs + tol.rel * std::fabs(w) + logit_term);
           }
-          logit_term *= vmax;
+          logit_term *= RowScale(p, *oracle, b, i, h);
         }
         for (int64_t c = 0; c < p.vdim; ++c) {
           const double w = want.at(b, i, h, c);
