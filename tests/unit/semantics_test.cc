@@ -17,6 +17,19 @@ namespace {
 
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 
+// A problem with the sizes, window radii and query offset of a test's
+// configuration row (the other fields keep their defaults).
+template <class Config>
+Problem WindowProblem(const Config& cfg) {
+  Problem p;
+  p.nq = cfg.nq;
+  p.nk = cfg.nk;
+  p.left = cfg.left;
+  p.right = cfg.right;
+  p.offset = cfg.offset;
+  return p;
+}
+
 template <class T>
 T Pick(Rng& rng, const std::vector<T>& options) {
   return options[static_cast<size_t>(
@@ -174,12 +187,7 @@ TEST_CASE("keys outside a row's window cannot change it", "[semantics]") {
                             {-1, 4, 70, 70, SWATTN_QUERY_OFFSET_DEFAULT},
                             {5, -1, 70, 70, SWATTN_QUERY_OFFSET_DEFAULT}};
   for (const Config& cfg : configs) {
-    Problem p;
-    p.nq = cfg.nq;
-    p.nk = cfg.nk;
-    p.left = cfg.left;
-    p.right = cfg.right;
-    p.offset = cfg.offset;
+    Problem p = WindowProblem(cfg);
     p.heads = 2;
     p.kv_heads = 1;
     p.dim = 24;
@@ -305,12 +313,7 @@ TEST_CASE("query offsets and Nq != Nk", "[semantics]") {
       {129, 65, 10, 10, -20},
   };
   for (const Config& cfg : configs) {
-    Problem p;
-    p.nq = cfg.nq;
-    p.nk = cfg.nk;
-    p.left = cfg.left;
-    p.right = cfg.right;
-    p.offset = cfg.offset;
+    Problem p = WindowProblem(cfg);
     p.heads = 2;
     p.kv_heads = 1;
     p.dim = 16;
@@ -391,13 +394,8 @@ TEST_CASE("rows with an empty window give 0 and lse = -inf", "[semantics]") {
       {17, 70, 0, 0, 60},        // radius 0 past the end
   };
   for (const Config& cfg : configs) {
-    Problem p;
+    Problem p = WindowProblem(cfg);
     p.batch = 2;
-    p.nq = cfg.nq;
-    p.nk = cfg.nk;
-    p.left = cfg.left;
-    p.right = cfg.right;
-    p.offset = cfg.offset;
     p.heads = 2;
     p.kv_heads = 2;
     p.dim = 7;
