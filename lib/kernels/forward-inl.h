@@ -340,12 +340,15 @@ HWY_INLINE void QkTile(DF df, const float* HWY_RESTRICT qt, int64_t dim,
 
 // QkTile over st entries [j, end), all seen by the row vectors kLive, in
 // groups of kQkKeys and one shorter group; pf asks for a few lines per group.
+// Out of line, like PvColumns: inlined into one function with the rest, the
+// Q.K loop ran out of general registers and reloaded key row pointers from
+// the stack on every step.
 template <int kLive>
-HWY_INLINE void QkRange(DF df, const float* HWY_RESTRICT qt, int64_t dim,
-                        const float* HWY_RESTRICT k, int64_t k_stride,
-                        int64_t j, int64_t end, const TileEdges& e,
-                        float* HWY_RESTRICT st, const BlockSoftmax& s,
-                        LineQueue* pf) {
+HWY_NOINLINE void QkRange(DF df, const float* HWY_RESTRICT qt, int64_t dim,
+                          const float* HWY_RESTRICT k, int64_t k_stride,
+                          int64_t j, int64_t end, const TileEdges& e,
+                          float* HWY_RESTRICT st, const BlockSoftmax& s,
+                          LineQueue* pf) {
   for (; j + kQkKeys <= end; j += kQkKeys) {
     pf->Next();
     QkTile<kQkKeys, kLive>(df, qt, dim, k + j * k_stride, k_stride, j, e, st,
@@ -407,8 +410,9 @@ HWY_INLINE void QkSoftmaxBlock(DF df, const float* HWY_RESTRICT qt,
 // O[r][c, c + kCols * N) = O * alpha[r] + sum_j P[j][r] v[j][c..] for
 // kRows rows, with j over each row's own range [lo[r], hi[r]] (block-relative,
 // empty when lo > hi). Keys that every row sees go through the full register
-// tile; the few at the ragged ends go row by row. Each row adds its keys in
-// increasing j, so a row's sum does not depend on its neighbours' ranges.
+// tile; the few at the ragged ends update only the rows that see them. Each
+// row adds its keys in increasing j, so a row's sum does not depend on its
+// neighbours' ranges.
 template <int kRows, int kCols>
 HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
                        const float* HWY_RESTRICT v, int64_t v_stride,
@@ -423,8 +427,6 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
     common_lo = std::max(common_lo, lo[r]);
     common_hi = std::min(common_hi, hi[r]);
   }
-  // Without a common range every key is ragged and goes before it.
-  if (common_lo > common_hi) common_lo = std::numeric_limits<int64_t>::max();
   // Rows beyond kRows alias row 0 and are never read or written.
 #define SWATTN_PV_ROW_PTR(i) \
   float* HWY_RESTRICT o##i = o + (kRows > i ? i : 0) * o_stride;
@@ -447,48 +449,77 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
   SWATTN_PV_LOAD(0) SWATTN_PV_LOAD(1) SWATTN_PV_LOAD(2) SWATTN_PV_LOAD(3)
   SWATTN_PV_LOAD(4) SWATTN_PV_LOAD(5) SWATTN_PV_LOAD(6) SWATTN_PV_LOAD(7)
 #undef SWATTN_PV_LOAD
-  // One row's keys [j_lo, j_hi].
-#define SWATTN_PV_RAGGED(i, j_lo, j_hi)                                  \
-  if constexpr (kRows > i) {                                             \
-    for (int64_t j = (j_lo); j <= (j_hi); ++j) {                         \
-      const float* HWY_RESTRICT vj = v + j * v_stride;                   \
-      const VF pb = hn::Set(df, pt[j * T + i]);                          \
-      a##i = hn::MulAdd(pb, hn::LoadU(df, vj), a##i);                     \
-      if constexpr (kCols > 1) {                                         \
-        b##i = hn::MulAdd(pb, hn::LoadU(df, vj + N), b##i);               \
-      }                                                                  \
-    }                                                                    \
+  // Row i += P[j][i] * v[j], for one key j whose V slice is in vj0, vj1.
+#define SWATTN_PV_ROW(i, j)                                       \
+  if constexpr (kRows > i) {                                      \
+    const VF pb = hn::Set(df, pt[(j) * T + i]);                   \
+    a##i = hn::MulAdd(pb, vj0, a##i);                             \
+    if constexpr (kCols > 1) b##i = hn::MulAdd(pb, vj1, b##i);    \
   }
-#define SWATTN_PV_LEFT(i) \
-  SWATTN_PV_RAGGED(i, lo[i], std::min(hi[i], common_lo - 1))
-  SWATTN_PV_LEFT(0) SWATTN_PV_LEFT(1) SWATTN_PV_LEFT(2) SWATTN_PV_LEFT(3)
-  SWATTN_PV_LEFT(4) SWATTN_PV_LEFT(5) SWATTN_PV_LEFT(6) SWATTN_PV_LEFT(7)
-#undef SWATTN_PV_LEFT
-  // Every row sees [common_lo, common_hi].
-  for (int64_t j = common_lo; j <= common_hi; ++j) {
-    const float* HWY_RESTRICT vj = v + j * v_stride;
-    const float* HWY_RESTRICT pj = pt + j * T;
-    const VF v0 = hn::LoadU(df, vj);
-    const VF v1 = kCols > 1 ? hn::LoadU(df, vj + N) : v0;
-#define SWATTN_PV_FMA(i)                                   \
-  if constexpr (kRows > i) {                               \
-    const VF pb = hn::Set(df, pj[i]);                      \
-    a##i = hn::MulAdd(pb, v0, a##i);                       \
-    if constexpr (kCols > 1) b##i = hn::MulAdd(pb, v1, b##i); \
-  }
-    SWATTN_PV_FMA(0) SWATTN_PV_FMA(1) SWATTN_PV_FMA(2) SWATTN_PV_FMA(3)
-    SWATTN_PV_FMA(4) SWATTN_PV_FMA(5) SWATTN_PV_FMA(6) SWATTN_PV_FMA(7)
-#undef SWATTN_PV_FMA
-  }
-#define SWATTN_PV_RIGHT(i) \
-  SWATTN_PV_RAGGED(i, std::max(lo[i], common_hi + 1), hi[i])
   if (common_lo <= common_hi) {
-    SWATTN_PV_RIGHT(0) SWATTN_PV_RIGHT(1) SWATTN_PV_RIGHT(2)
-    SWATTN_PV_RIGHT(3) SWATTN_PV_RIGHT(4) SWATTN_PV_RIGHT(5)
-    SWATTN_PV_RIGHT(6) SWATTN_PV_RIGHT(7)
+    // lo and hi do not decrease with the row, so a key before the common
+    // range is seen by a prefix of the rows and one after it by a suffix:
+    // each such key loads its V slice once for all the rows that see it.
+    int64_t seen = 0;  // rows [0, seen) see key j
+    for (int64_t j = lo[0]; j < common_lo; ++j) {
+      while (lo[seen] <= j) ++seen;
+      const VF vj0 = hn::LoadU(df, v + j * v_stride);
+      const VF vj1 = kCols > 1 ? hn::LoadU(df, v + j * v_stride + N) : vj0;
+      switch (seen) {
+#define SWATTN_PV_PREFIX(i) \
+  case i + 1:               \
+    SWATTN_PV_ROW(i, j)     \
+    [[fallthrough]];
+        SWATTN_PV_PREFIX(7) SWATTN_PV_PREFIX(6) SWATTN_PV_PREFIX(5)
+        SWATTN_PV_PREFIX(4) SWATTN_PV_PREFIX(3) SWATTN_PV_PREFIX(2)
+        SWATTN_PV_PREFIX(1) SWATTN_PV_PREFIX(0)
+#undef SWATTN_PV_PREFIX
+        default: break;
+      }
+    }
+    // Every row sees [common_lo, common_hi].
+    for (int64_t j = common_lo; j <= common_hi; ++j) {
+      const float* HWY_RESTRICT vj = v + j * v_stride;
+      const VF vj0 = hn::LoadU(df, vj);
+      const VF vj1 = kCols > 1 ? hn::LoadU(df, vj + N) : vj0;
+      SWATTN_PV_ROW(0, j) SWATTN_PV_ROW(1, j) SWATTN_PV_ROW(2, j)
+      SWATTN_PV_ROW(3, j) SWATTN_PV_ROW(4, j) SWATTN_PV_ROW(5, j)
+      SWATTN_PV_ROW(6, j) SWATTN_PV_ROW(7, j)
+    }
+    int64_t first = 0;  // rows [first, kRows) see key j
+    for (int64_t j = common_hi + 1; j <= hi[kRows - 1]; ++j) {
+      while (hi[first] < j) ++first;
+      const VF vj0 = hn::LoadU(df, v + j * v_stride);
+      const VF vj1 = kCols > 1 ? hn::LoadU(df, v + j * v_stride + N) : vj0;
+      switch (first) {
+#define SWATTN_PV_SUFFIX(i) \
+  case i:                   \
+    SWATTN_PV_ROW(i, j)     \
+    [[fallthrough]];
+        SWATTN_PV_SUFFIX(0) SWATTN_PV_SUFFIX(1) SWATTN_PV_SUFFIX(2)
+        SWATTN_PV_SUFFIX(3) SWATTN_PV_SUFFIX(4) SWATTN_PV_SUFFIX(5)
+        SWATTN_PV_SUFFIX(6) SWATTN_PV_SUFFIX(7)
+#undef SWATTN_PV_SUFFIX
+        default: break;
+      }
+    }
+  } else {
+    // Windows narrower than the register tile: row by row.
+#define SWATTN_PV_ALONE(i)                                       \
+  if constexpr (kRows > i) {                                     \
+    for (int64_t j = lo[i]; j <= hi[i]; ++j) {                   \
+      const VF vj0 = hn::LoadU(df, v + j * v_stride);             \
+      const VF vj1 =                                             \
+          kCols > 1 ? hn::LoadU(df, v + j * v_stride + N) : vj0; \
+      SWATTN_PV_ROW(i, j)                                        \
+    }                                                            \
   }
-#undef SWATTN_PV_RIGHT
-#undef SWATTN_PV_RAGGED
+    SWATTN_PV_ALONE(0) SWATTN_PV_ALONE(1) SWATTN_PV_ALONE(2)
+    SWATTN_PV_ALONE(3) SWATTN_PV_ALONE(4) SWATTN_PV_ALONE(5)
+    SWATTN_PV_ALONE(6) SWATTN_PV_ALONE(7)
+#undef SWATTN_PV_ALONE
+  }
+#undef SWATTN_PV_ROW
 #define SWATTN_PV_STORE(i)                                   \
   if constexpr (kRows > i) {                                 \
     hn::Store(a##i, df, o##i);                               \
@@ -499,14 +530,16 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
 #undef SWATTN_PV_STORE
 }
 
+// PvTile over rows [0, rows), kPvRows at a time and one shorter tile; pf asks
+// for a few lines per tile. Out of line for the reason given at QkRange.
 template <int kCols>
-HWY_INLINE void PvColumns(DF df, const float* HWY_RESTRICT pt,
-                          const float* HWY_RESTRICT v, int64_t v_stride,
-                          int64_t o_stride, int64_t rows,
-                          const int64_t* HWY_RESTRICT lo,
-                          const int64_t* HWY_RESTRICT hi,
-                          const float* HWY_RESTRICT alpha,
-                          float* HWY_RESTRICT o, LineQueue* pf) {
+HWY_NOINLINE void PvColumns(DF df, const float* HWY_RESTRICT pt,
+                            const float* HWY_RESTRICT v, int64_t v_stride,
+                            int64_t o_stride, int64_t rows,
+                            const int64_t* HWY_RESTRICT lo,
+                            const int64_t* HWY_RESTRICT hi,
+                            const float* HWY_RESTRICT alpha,
+                            float* HWY_RESTRICT o, LineQueue* pf) {
   int64_t r = 0;
   for (; r + kPvRows <= rows; r += kPvRows) {
     pf->Next();
