@@ -449,6 +449,11 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
   SWATTN_PV_LOAD(0) SWATTN_PV_LOAD(1) SWATTN_PV_LOAD(2) SWATTN_PV_LOAD(3)
   SWATTN_PV_LOAD(4) SWATTN_PV_LOAD(5) SWATTN_PV_LOAD(6) SWATTN_PV_LOAD(7)
 #undef SWATTN_PV_LOAD
+  // Loads key j's V slice into vj0, vj1 (vj1 only with two columns).
+#define SWATTN_PV_V(j)                                         \
+  const float* HWY_RESTRICT vj = v + (j) * v_stride;           \
+  const VF vj0 = hn::LoadU(df, vj);                            \
+  const VF vj1 = kCols > 1 ? hn::LoadU(df, vj + N) : vj0;
   // Row i += P[j][i] * v[j], for one key j whose V slice is in vj0, vj1.
 #define SWATTN_PV_ROW(i, j)                                       \
   if constexpr (kRows > i) {                                      \
@@ -463,8 +468,7 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
     int64_t seen = 0;  // rows [0, seen) see key j
     for (int64_t j = lo[0]; j < common_lo; ++j) {
       while (lo[seen] <= j) ++seen;
-      const VF vj0 = hn::LoadU(df, v + j * v_stride);
-      const VF vj1 = kCols > 1 ? hn::LoadU(df, v + j * v_stride + N) : vj0;
+      SWATTN_PV_V(j)
       switch (seen) {
 #define SWATTN_PV_PREFIX(i) \
   case i + 1:               \
@@ -479,9 +483,7 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
     }
     // Every row sees [common_lo, common_hi].
     for (int64_t j = common_lo; j <= common_hi; ++j) {
-      const float* HWY_RESTRICT vj = v + j * v_stride;
-      const VF vj0 = hn::LoadU(df, vj);
-      const VF vj1 = kCols > 1 ? hn::LoadU(df, vj + N) : vj0;
+      SWATTN_PV_V(j)
       SWATTN_PV_ROW(0, j) SWATTN_PV_ROW(1, j) SWATTN_PV_ROW(2, j)
       SWATTN_PV_ROW(3, j) SWATTN_PV_ROW(4, j) SWATTN_PV_ROW(5, j)
       SWATTN_PV_ROW(6, j) SWATTN_PV_ROW(7, j)
@@ -489,8 +491,7 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
     int64_t first = 0;  // rows [first, kRows) see key j
     for (int64_t j = common_hi + 1; j <= hi[kRows - 1]; ++j) {
       while (hi[first] < j) ++first;
-      const VF vj0 = hn::LoadU(df, v + j * v_stride);
-      const VF vj1 = kCols > 1 ? hn::LoadU(df, v + j * v_stride + N) : vj0;
+      SWATTN_PV_V(j)
       switch (first) {
 #define SWATTN_PV_SUFFIX(i) \
   case i:                   \
@@ -508,9 +509,7 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
 #define SWATTN_PV_ALONE(i)                                       \
   if constexpr (kRows > i) {                                     \
     for (int64_t j = lo[i]; j <= hi[i]; ++j) {                   \
-      const VF vj0 = hn::LoadU(df, v + j * v_stride);             \
-      const VF vj1 =                                             \
-          kCols > 1 ? hn::LoadU(df, v + j * v_stride + N) : vj0; \
+      SWATTN_PV_V(j)                                             \
       SWATTN_PV_ROW(i, j)                                        \
     }                                                            \
   }
@@ -520,6 +519,7 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
 #undef SWATTN_PV_ALONE
   }
 #undef SWATTN_PV_ROW
+#undef SWATTN_PV_V
 #define SWATTN_PV_STORE(i)                                   \
   if constexpr (kRows > i) {                                 \
     hn::Store(a##i, df, o##i);                               \
