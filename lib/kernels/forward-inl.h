@@ -17,6 +17,7 @@
 //   O[r][:]  = O[r][:] * alpha[r] + sum_j P[j][r] * v[j][:]   per block
 // so the online softmax needs no horizontal reductions, scores never go
 // through memory, and the rescale of the accumulators rides on their load.
+// A tile's last block stores O / l straight into the output rows.
 //
 // NaN locality: the edge masks select -inf rather than add it, so a NaN key
 // outside a row's window cannot reach that row's scores; the P.V update walks
@@ -407,6 +408,38 @@ HWY_INLINE void QkSoftmaxBlock(DF df, const float* HWY_RESTRICT qt,
   }
 }
 
+// Where a tile's P.V update starts and ends. On the tile's first key block
+// the accumulators start at zero (nothing to load); on its last they are
+// scaled by 1/l and stored straight into the output rows, so O makes no
+// extra pass through memory and the output stores spread over the work.
+struct PvEnds {
+  bool first;
+  const float* inv_l;  // [rows] 1/l on the tile's last block, else nullptr
+  float* out;          // output row 0 at this column slice
+  int64_t out_stride;  // floats between output rows
+  int64_t cols;        // output columns from this slice on
+
+  // The same for the rows from r on and the columns from c on.
+  PvEnds At(int64_t r, int64_t c) const {
+    return PvEnds{first, inv_l == nullptr ? nullptr : inv_l + r,
+                  out + r * out_stride + c, out_stride, cols - c};
+  }
+};
+
+// Stores v to row[c, c + N), cut at column `cols`. The row may be unaligned;
+// a masked store could write past it on targets that emulate one.
+HWY_INLINE void StoreOut(DF df, VF v, float* HWY_RESTRICT row, int64_t c,
+                         int64_t cols) {
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  if (c + N <= cols) {
+    hn::StoreU(v, df, row + c);
+  } else if (c < cols) {
+    HWY_ALIGN float lanes[hn::MaxLanes(df)];
+    hn::Store(v, df, lanes);
+    std::copy(lanes, lanes + (cols - c), row + c);
+  }
+}
+
 // O[r][c, c + kCols * N) = O * alpha[r] + sum_j P[j][r] v[j][c..] for
 // kRows rows, with j over each row's own range [lo[r], hi[r]] (block-relative,
 // empty when lo > hi). Keys that every row sees go through the full register
@@ -419,7 +452,7 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
                        const int64_t* HWY_RESTRICT lo,
                        const int64_t* HWY_RESTRICT hi,
                        const float* HWY_RESTRICT alpha, float* HWY_RESTRICT o,
-                       int64_t o_stride) {
+                       int64_t o_stride, const PvEnds& ends) {
   const size_t N = hn::Lanes(df);
   const size_t T = 2 * N;
   int64_t common_lo = lo[0], common_hi = hi[0];
@@ -446,8 +479,10 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
     a##i = hn::Mul(hn::Load(df, o##i), al);                        \
     if constexpr (kCols > 1) b##i = hn::Mul(hn::Load(df, o##i + N), al); \
   }
-  SWATTN_PV_LOAD(0) SWATTN_PV_LOAD(1) SWATTN_PV_LOAD(2) SWATTN_PV_LOAD(3)
-  SWATTN_PV_LOAD(4) SWATTN_PV_LOAD(5) SWATTN_PV_LOAD(6) SWATTN_PV_LOAD(7)
+  if (!ends.first) {
+    SWATTN_PV_LOAD(0) SWATTN_PV_LOAD(1) SWATTN_PV_LOAD(2) SWATTN_PV_LOAD(3)
+    SWATTN_PV_LOAD(4) SWATTN_PV_LOAD(5) SWATTN_PV_LOAD(6) SWATTN_PV_LOAD(7)
+  }
 #undef SWATTN_PV_LOAD
   // Loads key j's V slice into vj0, vj1 (vj1 only with two columns).
 #define SWATTN_PV_V(j)                                         \
@@ -525,8 +560,28 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
     hn::Store(a##i, df, o##i);                               \
     if constexpr (kCols > 1) hn::Store(b##i, df, o##i + N);  \
   }
-  SWATTN_PV_STORE(0) SWATTN_PV_STORE(1) SWATTN_PV_STORE(2) SWATTN_PV_STORE(3)
-  SWATTN_PV_STORE(4) SWATTN_PV_STORE(5) SWATTN_PV_STORE(6) SWATTN_PV_STORE(7)
+  // A row with l = 0 (an empty window, or only -inf scores) gives 0, not
+  // 0 * O, which is NaN where v is not finite; l = NaN keeps the NaN.
+#define SWATTN_PV_OUT(i)                                                  \
+  if constexpr (kRows > i) {                                              \
+    const VF f = hn::Set(df, ends.inv_l[i]);                              \
+    const auto none = hn::Eq(f, hn::Zero(df));                            \
+    float* HWY_RESTRICT row = ends.out + i * ends.out_stride;             \
+    StoreOut(df, hn::IfThenZeroElse(none, hn::Mul(a##i, f)), row, 0,      \
+             ends.cols);                                                  \
+    if constexpr (kCols > 1) {                                            \
+      StoreOut(df, hn::IfThenZeroElse(none, hn::Mul(b##i, f)), row,       \
+               static_cast<int64_t>(N), ends.cols);                       \
+    }                                                                     \
+  }
+  if (ends.inv_l == nullptr) {
+    SWATTN_PV_STORE(0) SWATTN_PV_STORE(1) SWATTN_PV_STORE(2) SWATTN_PV_STORE(3)
+    SWATTN_PV_STORE(4) SWATTN_PV_STORE(5) SWATTN_PV_STORE(6) SWATTN_PV_STORE(7)
+  } else {
+    SWATTN_PV_OUT(0) SWATTN_PV_OUT(1) SWATTN_PV_OUT(2) SWATTN_PV_OUT(3)
+    SWATTN_PV_OUT(4) SWATTN_PV_OUT(5) SWATTN_PV_OUT(6) SWATTN_PV_OUT(7)
+  }
+#undef SWATTN_PV_OUT
 #undef SWATTN_PV_STORE
 }
 
@@ -539,12 +594,13 @@ HWY_NOINLINE void PvColumns(DF df, const float* HWY_RESTRICT pt,
                             const int64_t* HWY_RESTRICT lo,
                             const int64_t* HWY_RESTRICT hi,
                             const float* HWY_RESTRICT alpha,
-                            float* HWY_RESTRICT o, LineQueue* pf) {
+                            float* HWY_RESTRICT o, const PvEnds& ends,
+                            LineQueue* pf) {
   int64_t r = 0;
   for (; r + kPvRows <= rows; r += kPvRows) {
     pf->Next();
     PvTile<kPvRows, kCols>(df, pt + r, v, v_stride, lo + r, hi + r, alpha + r,
-                           o + r * o_stride, o_stride);
+                           o + r * o_stride, o_stride, ends.At(r, 0));
   }
   const float* pr = pt + r;
   float* orow = o + r * o_stride;
@@ -552,7 +608,7 @@ HWY_NOINLINE void PvColumns(DF df, const float* HWY_RESTRICT pt,
 #define SWATTN_PV_CASE(n)                                              \
   case n:                                                              \
     PvTile<n, kCols>(df, pr, v, v_stride, lo + r, hi + r, alpha + r, orow, \
-                     o_stride);                                        \
+                     o_stride, ends.At(r, 0));                         \
     break;
     SWATTN_PV_CASE(7) SWATTN_PV_CASE(6) SWATTN_PV_CASE(5)
     SWATTN_PV_CASE(4) SWATTN_PV_CASE(3) SWATTN_PV_CASE(2)
@@ -572,16 +628,17 @@ HWY_INLINE void PvBlock(DF df, const float* HWY_RESTRICT pt,
                         const int64_t* HWY_RESTRICT lo,
                         const int64_t* HWY_RESTRICT hi,
                         const float* HWY_RESTRICT alpha,
-                        float* HWY_RESTRICT o, LineQueue* pf) {
+                        float* HWY_RESTRICT o, const PvEnds& ends,
+                        LineQueue* pf) {
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   int64_t c = 0;
   for (; c + 2 * N <= dv_pad; c += 2 * N) {
     PvColumns<2>(df, pt, v + c, v_stride, dv_pad, rows, lo, hi, alpha, o + c,
-                 pf);
+                 ends.At(0, c), pf);
   }
   if (c < dv_pad) {
     PvColumns<1>(df, pt, v + c, v_stride, dv_pad, rows, lo, hi, alpha, o + c,
-                 pf);
+                 ends.At(0, c), pf);
   }
 }
 
@@ -595,6 +652,7 @@ struct Scratch {
   float* l;      // [heads][tiles][T]         running denominator
   float* alpha;  // [T]                       rescale of the current block
   float* sum;    // [T]                       sum of the current block's P
+  float* inv_l;  // [T]                       1/l on a tile's last block
   float* st;     // [kKeyBlock][T]            probabilities of a block
   float* kpack;  // [kKeyBlock][dim]          the key block, contiguous
   float* vpack;  // [kKeyBlock][dv_pad]       the value block, zero-padded
@@ -602,7 +660,7 @@ struct Scratch {
   int64_t* hi;   // [T]
 
   static size_t Floats(size_t rows, size_t dim, size_t dv_pad, size_t T) {
-    return rows * dim + rows * dv_pad + 2 * rows + 2 * T + kKeyBlock * T +
+    return rows * dim + rows * dv_pad + 2 * rows + 3 * T + kKeyBlock * T +
            kKeyBlock * dim + kKeyBlock * dv_pad + 4 * T + T;
   }
 
@@ -614,7 +672,8 @@ struct Scratch {
     l = m + rows;
     alpha = l + rows;
     sum = alpha + T;
-    st = sum + T;
+    inv_l = sum + T;
+    st = inv_l + T;
     kpack = st + kKeyBlock * T;
     // dim may be odd: round the key block up to whole vectors.
     vpack = kpack + (kKeyBlock * dim + T - 1) / T * T;
@@ -645,16 +704,6 @@ HWY_INLINE void PackBlock(const Problem& p, const Unit& w, int64_t j0,
     std::copy(v, v + p.dim_v, vp);
     std::fill(vp + p.dim_v, vp + dv_pad, 0.0f);
   }
-}
-
-// out[c] = o[c] * f for c < n; o is aligned, out may not be.
-HWY_INLINE void ScaleRow(DF df, const float* HWY_RESTRICT o, float f,
-                         int64_t n, float* HWY_RESTRICT out) {
-  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
-  const VF vf = hn::Set(df, f);
-  int64_t c = 0;
-  for (; c + N <= n; c += N) hn::StoreU(hn::Mul(hn::Load(df, o + c), vf), df, out + c);
-  for (; c < n; ++c) out[c] = o[c] * f;
 }
 
 // Qt[d][r] = q[r][d] * qscale for the tile's rows r < rows, and 0 for the
@@ -723,7 +772,6 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
       PackQueries(df, p.q.Row(w.b, w.i_begin + t * T, w.h_begin + g),
                   p.q.stride_seq, rows_of(t), p.dim, qscale,
                   s.qt + x * p.dim * T);
-      std::fill(s.o + x * T * dv_pad, s.o + (x + 1) * T * dv_pad, 0.0f);
       std::fill(s.m + x * T, s.m + (x + 1) * T, kNoMax);
       std::fill(s.l + x * T, s.l + (x + 1) * T, 0.0f);
     }
@@ -749,13 +797,23 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
       s.lo[r] = std::max(p.KeyLo(p_first + r), j0) - j0 - a;
       s.hi[r] = std::min(p.KeyHi(p_first + r), j0 + n - 1) - j0 - a;
     }
+    // The tile's first and last blocks (see PvEnds).
+    const bool first = p.KeyLo(p_first) >= j0;
+    const bool last = p.KeyHi(p_last) < j0 + n;
     for (int64_t g = 0; g < heads; ++g) {
       const int64_t x = state(g, t);
+      const float* l = s.l + x * T;
       QkSoftmaxBlock(df, s.qt + x * p.dim * T, p.dim, kb + a * k_stride,
                      k_stride, b - a + 1, edges, s.st, s.m + x * T,
                      s.l + x * T, s.sum, s.alpha, pf);
+      for (int64_t r = 0; last && r < rows; ++r) {
+        s.inv_l[r] = l[r] == 0.0f ? 0.0f : 1.0f / l[r];  // one division a row
+      }
+      const PvEnds ends{first, last ? s.inv_l : nullptr,
+                        p.out.Row(w.b, w.i_begin + t * T, w.h_begin + g),
+                        p.out.stride_seq, p.dim_v};
       PvBlock(df, s.st, vb + a * v_stride, v_stride, dv_pad, rows, s.lo, s.hi,
-              s.alpha, s.o + x * T * dv_pad, pf);
+              s.alpha, s.o + x * T * dv_pad, ends, pf);
     }
   };
   // The keys tile t reaches: [KeyLo(first row), KeyHi(last row)].
@@ -835,23 +893,23 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
     }
   }
 
-  // out = O / l and lse = ln(2) * m + ln(l); an empty window gives 0, -inf.
+  // Each tile's last block wrote its output. A tile that reaches no key
+  // (every row's window is empty) gives 0; lse = ln(2) * m + ln(l), -inf
+  // for an empty window.
   for (int64_t g = 0; g < heads; ++g) {
     const int64_t h = w.h_begin + g;
     for (int64_t t = 0; t < tiles; ++t) {
       const int64_t x = state(g, t);
+      const bool no_keys = tile_lo(t) > tile_hi(t);
       for (int64_t r = 0; r < rows_of(t); ++r) {
         const int64_t i = w.i_begin + t * T + r;
-        const float l = s.l[x * T + r];
-        const float m = s.m[x * T + r];
-        const float* o = s.o + (x * T + r) * dv_pad;
-        float* out = p.out.Row(w.b, i, h);
-        if (l == 0.0f) {
+        if (no_keys) {
+          float* out = p.out.Row(w.b, i, h);
           std::fill(out, out + p.dim_v, 0.0f);
-        } else {
-          ScaleRow(df, o, 1.0f / l, p.dim_v, out);  // one division per row
         }
         if (p.lse != nullptr) {
+          const float l = s.l[x * T + r];
+          const float m = s.m[x * T + r];
           p.lse[(w.b * p.heads + h) * p.nq + i] = m * kLn2 + logf(l);
         }
       }
