@@ -735,7 +735,37 @@ HWY_INLINE void PackQueries(DF df, const float* HWY_RESTRICT q,
     const auto offset =
         hn::Mul(row, hn::Set(di, static_cast<int32_t>(q_stride)));
     const auto keep = hn::FirstN(df, static_cast<size_t>(live));
-    for (int64_t d = 0; d < dim; ++d) {
+    int64_t d = 0;
+#if HWY_TARGET != HWY_SCALAR
+    if (live > 0) {
+      // Two dimensions per gather: each 64-bit lane holds (d, d + 1) of one
+      // row, so two gathers of N / 2 rows and ConcatEven / ConcatOdd give Qt
+      // for d and d + 1 (half the gathered elements; +5% at W = 16 from L2).
+      const hn::Repartition<int64_t, DF> d64;
+      // Byte offsets of rows from h + first on (the last row past the end).
+      const auto offsets = [&](int64_t first) {
+        HWY_ALIGN int64_t lanes[hn::MaxLanes(d64)];
+        for (int64_t i = 0; i < N / 2; ++i) {
+          lanes[i] = std::min(h + first + i, rows - 1) * q_stride * 4;
+        }
+        return hn::Load(d64, lanes);
+      };
+      const auto off_lo = offsets(0);
+      const auto off_hi = offsets(N / 2);
+      for (; d + 2 <= dim; d += 2) {
+        const int64_t* base = reinterpret_cast<const int64_t*>(q + d);
+        const VF lo = hn::BitCast(df, hn::GatherOffset(d64, base, off_lo));
+        const VF hi = hn::BitCast(df, hn::GatherOffset(d64, base, off_hi));
+        const VF even = hn::ConcatEven(df, hi, lo);
+        const VF odd = hn::ConcatOdd(df, hi, lo);
+        hn::Store(hn::IfThenElseZero(keep, hn::Mul(even, scale)), df,
+                  qt + d * T + h);
+        hn::Store(hn::IfThenElseZero(keep, hn::Mul(odd, scale)), df,
+                  qt + (d + 1) * T + h);
+      }
+    }
+#endif
+    for (; d < dim; ++d) {
       const VF x =
           live == 0 ? hn::Zero(df) : hn::GatherIndex(df, q + d, offset);
       hn::Store(hn::IfThenElseZero(keep, hn::Mul(x, scale)), df,
