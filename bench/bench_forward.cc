@@ -11,6 +11,9 @@
 //   sweep_seq/     GFLOP/s and time per query against N, every target
 //   compare/       swattn, its scalar fallback, naive, dense on one size
 //   scaling/       thread scaling up to the hardware threads
+//   membw/         one thread's read bandwidth, GB/s: one head's 512-byte
+//                  rows out of every 4 KiB (H = 8, D = 128 in [seq, heads,
+//                  dim]), and the same buffer in order
 //   custom/        shapes given on the command line (below)
 // Select with --benchmark_filter (a regex), e.g. --benchmark_filter=table/.
 // Add any shape with --swattn_case=<impl>/N:<n>/H:<h>/Hkv:<hkv>/D:<d>/
@@ -36,6 +39,7 @@
 #include <vector>
 
 #include "fma_peak.h"
+#include "mem_bandwidth.h"
 #include "problem.h"
 #include "swattn/swattn.h"
 
@@ -201,6 +205,24 @@ void RunFmaPeak(benchmark::State& state, const std::string& target,
   state.counters["us_per_query"] = 0.0;
 }
 
+// Reads 256 MiB, `chunk` bytes of every 4 KiB; reports GB/s.
+void RunReadBandwidth(benchmark::State& state, size_t chunk) {
+  const StridedReader reader(size_t{256} << 20, chunk, 4096);
+  float sum = 0.0f;
+  double seconds = 0.0;
+  for (auto _ : state) {
+    const Clock::time_point t0 = Clock::now();
+    sum += reader.ReadAll();
+    seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+  }
+  benchmark::DoNotOptimize(sum);
+  state.counters["GB/s"] =
+      seconds > 0 ? static_cast<double>(reader.bytes()) *
+                        static_cast<double>(state.iterations()) / seconds *
+                        1e-9
+                  : 0.0;
+}
+
 void Register(const Case& c) {
   auto* bench = benchmark::RegisterBenchmark(
       Name(c).c_str(), [c](benchmark::State& state) {
@@ -287,6 +309,19 @@ void RegisterAll() {
   if (counts.back() != hw) counts.push_back(hw);
   for (int t : counts) {
     Register({"scaling", best, Shape(65536, 16, 16, 128, 512, 512), t});
+  }
+
+  // What memory allows the small-window rows: one head's rows of the
+  // table's [seq, 8, 128] tensors, against the same bytes in order.
+  for (size_t chunk : {size_t{512}, size_t{4096}}) {
+    const std::string name = chunk == 4096 ? "membw/contiguous/T:1"
+                                           : "membw/rows_512B_of_4KiB/T:1";
+    benchmark::RegisterBenchmark(name.c_str(),
+                                 [chunk](benchmark::State& state) {
+                                   RunReadBandwidth(state, chunk);
+                                 })
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
   }
 }
 

@@ -68,6 +68,7 @@ def load_rows(path):
             "peak": median("peak_GFLOP/s"),
             "frac": median("peak_frac"),
             "us_per_query": median("us_per_query"),
+            "gbps": median("GB/s"),
             "real_time": median("real_time"),
             "time_unit": runs[0].get("time_unit", "ns"),
         }
@@ -185,10 +186,14 @@ def short_name(name):
 
 
 def table(rows):
+    bandwidth = [r for r in rows if "error" not in r
+                 and not math.isnan(r["gbps"])]
     lines = ["| benchmark | time | useful GFLOP/s | FMA peak GFLOP/s "
              "| fraction of peak | µs per query |",
              "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
+        if r in bandwidth:
+            continue
         if "error" in r:
             lines.append(f"| {short_name(r['name'])} | skipped: "
                          f"{r['error']} | | | | |")
@@ -200,6 +205,11 @@ def table(rows):
             f"| {r['real_time']:.2f} {r['time_unit']} "
             f"| {r['gflops']:.1f} | {r['peak']:.1f} | {100 * r['frac']:.1f} % "
             f"| {per_query} |")
+    if bandwidth:
+        lines += ["", "| benchmark | time | read GB/s |", "|---|---:|---:|"]
+        lines += [f"| {short_name(r['name'])} "
+                  f"| {r['real_time']:.2f} {r['time_unit']} "
+                  f"| {r['gbps']:.1f} |" for r in bandwidth]
     return "\n".join(lines)
 
 
