@@ -740,7 +740,7 @@ HWY_INLINE void PackQueries(DF df, const float* HWY_RESTRICT q,
     if (live > 0) {
       // Two dimensions per gather: each 64-bit lane holds (d, d + 1) of one
       // row, so two gathers of N / 2 rows and ConcatEven / ConcatOdd give Qt
-      // for d and d + 1 (half the gathered elements; +5% at W = 16 from L2).
+      // for d and d + 1 (half the gathered elements; +3-5% at W = 16 from L2).
       const hn::Repartition<int64_t, DF> d64;
       // Byte offsets of rows from h + first on (the last row past the end).
       const auto offsets = [&](int64_t first) {
