@@ -707,9 +707,10 @@ HWY_INLINE void PackBlock(const Problem& p, const Unit& w, int64_t j0,
 }
 
 // Qt[d][r] = q[r][d] * qscale for the tile's rows r < rows, and 0 for the
-// rest; q's rows are q_stride floats apart. One gather per row vector and d
-// (7% faster than element by element at W = 16, D = 128 from L2), unless
-// the row offsets overflow the int32 gather index.
+// rest; q's rows are q_stride floats apart. Gathers, two dimensions at a
+// time where the target has 64-bit lanes (gathers were 7% faster than
+// element by element at W = 16, D = 128 from L2), unless the row offsets
+// overflow the int32 gather index.
 HWY_INLINE void PackQueries(DF df, const float* HWY_RESTRICT q,
                             int64_t q_stride, int64_t rows, int64_t dim,
                             float qscale, float* HWY_RESTRICT qt) {
@@ -832,10 +833,10 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
     const bool last = p.KeyHi(p_last) < j0 + n;
     for (int64_t g = 0; g < heads; ++g) {
       const int64_t x = state(g, t);
-      const float* l = s.l + x * T;
+      float* l = s.l + x * T;
       QkSoftmaxBlock(df, s.qt + x * p.dim * T, p.dim, kb + a * k_stride,
-                     k_stride, b - a + 1, edges, s.st, s.m + x * T,
-                     s.l + x * T, s.sum, s.alpha, pf);
+                     k_stride, b - a + 1, edges, s.st, s.m + x * T, l, s.sum,
+                     s.alpha, pf);
       for (int64_t r = 0; last && r < rows; ++r) {
         s.inv_l[r] = l[r] == 0.0f ? 0.0f : 1.0f / l[r];  // one division a row
       }
