@@ -5,6 +5,8 @@ Usage:
   swattn_bench --benchmark_out=results.json --benchmark_out_format=json
   /usr/bin/python3 bench/plot.py results.json [--outdir DIR] [--linear]
                                               [--table FILE]
+  /usr/bin/python3 bench/plot.py --scaling scaling_*.json [--outdir DIR]
+                                              [--table FILE]
 
 Draws two PNGs in DIR (default: the JSON's folder):
   gflops_vs_window.png  useful GFLOP/s against the window radius W
@@ -17,6 +19,12 @@ a dashed horizontal line in the same colour. The y axis is logarithmic so
 that the scalar fallback stays visible (--linear to change). Also prints a
 Markdown table of every row (GFLOP/s, peak, fraction of peak, time), and
 writes it to FILE with --table.
+
+With --scaling, reads the scaling/ rows of any number of JSON files (one
+process each, from bench/run_scaling.sh) and, per thread count, takes the
+best kernel rate and the best FMA peak over all of them: on a shared VM
+both move from one process to the next. Prints that table and draws
+gflops_vs_threads.png.
 
 Needs Debian's python3-matplotlib; run it with /usr/bin/python3.
 """
@@ -213,29 +221,107 @@ def table(rows):
     return "\n".join(lines)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("json", help="Google Benchmark JSON output")
-    parser.add_argument("--outdir", help="folder for the PNGs")
-    parser.add_argument("--linear", action="store_true",
-                        help="linear GFLOP/s axis")
-    parser.add_argument("--table", help="also write the Markdown table here")
-    args = parser.parse_args()
+def scaling(paths, outdir):
+    """Best-of table over the scaling/ rows of `paths`; draws the plot."""
+    by_threads = {}
+    shape = None
+    for path in paths:
+        for r in load_rows(path)[1]:
+            if r.get("family") == "scaling" and "gflops" in r:
+                by_threads.setdefault(r["t"], []).append(r)
+                shape = shape or r
+    if not by_threads:
+        print("no scaling/ rows", file=sys.stderr)
+        return None
+    counts = sorted(by_threads)
+    sizes = sorted({len(by_threads[t]) for t in counts})
+    runs = "-".join(str(n) for n in (sizes[0], sizes[-1])[:len(sizes)])
+    best = {t: max(r["gflops"] for r in by_threads[t]) for t in counts}
+    peak = {t: max(r["peak"] for r in by_threads[t]) for t in counts}
+    lines = [f"{shape['impl']}, N={shape['n']}, H={shape['h']}, "
+             f"D={shape['d']}, W={shape['left']},{shape['right']}; per thread "
+             f"count, the best of {runs} process"
+             f"{'es' if sizes[-1] > 1 else ''}", "",
+             "| threads | GFLOP/s, best | FMA peak, best | fraction of peak "
+             "| speed-up over 1 thread | GFLOP/s, all processes |",
+             "|---:|---:|---:|---:|---:|---|"]
+    for t in counts:
+        every = ", ".join(f"{r['gflops']:.0f}" for r in by_threads[t])
+        lines.append(f"| {t} | {best[t]:.1f} | {peak[t]:.1f} "
+                     f"| {100 * best[t] / peak[t]:.1f} % "
+                     f"| {best[t] / best[counts[0]]:.2f}x | {every} |")
 
-    context, rows = load_rows(args.json)
-    outdir = args.outdir or os.path.dirname(os.path.abspath(args.json))
-    os.makedirs(outdir, exist_ok=True)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import ticker
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for t in counts:
+        ax.plot([t] * len(by_threads[t]),
+                [r["gflops"] for r in by_threads[t]], ".", color="grey",
+                alpha=0.5)
+    ax.plot(counts, [best[t] for t in counts], marker="o",
+            label=f"swattn {shape['impl']}, best")
+    ax.plot(counts, [peak[t] for t in counts], linestyle="--", marker="x",
+            label="FMA peak of that many threads, best")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(counts)
+    ax.set_xticklabels([str(t) for t in counts])
+    ax.xaxis.set_minor_locator(ticker.NullLocator())
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(_plain))
+    ax.yaxis.set_minor_formatter(ticker.FuncFormatter(_plain_25))
+    ax.set_xlabel("threads")
+    ax.set_ylabel("useful GFLOP/s (4·D per visible key)")
+    ax.set_title(f"swattn forward: thread scaling (N={shape['n']}, "
+                 f"H={shape['h']}, D={shape['d']}, W={shape['left']})")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = os.path.join(outdir, "gflops_vs_threads.png")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {path}")
+    return "\n".join(lines)
+
+
+def plot_all(path, outdir, linear):
+    """Draws the sweep plots of one JSON file; returns its table."""
+    context, rows = load_rows(path)
     machine = f"{context.get('num_cpus', '?')} CPUs, " \
               f"{context.get('mhz_per_cpu', '?')} MHz; swattn " \
               f"{context.get('swattn_version', '?')}"
     plot_family(rows, "sweep_window", "left", "window radius W (symmetric)",
                 f"swattn forward: GFLOP/s against the window ({machine})",
-                os.path.join(outdir, "gflops_vs_window.png"), args.linear)
+                os.path.join(outdir, "gflops_vs_window.png"), linear)
     plot_family(rows, "sweep_seq", "n", "sequence length N",
                 f"swattn forward: GFLOP/s against N ({machine})",
-                os.path.join(outdir, "gflops_vs_seq.png"), args.linear,
+                os.path.join(outdir, "gflops_vs_seq.png"), linear,
                 time_panel=True)
-    text = table(rows)
+    return table(rows)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("json", nargs="+", help="Google Benchmark JSON output")
+    parser.add_argument("--outdir", help="folder for the PNGs")
+    parser.add_argument("--linear", action="store_true",
+                        help="linear GFLOP/s axis")
+    parser.add_argument("--table", help="also write the Markdown table here")
+    parser.add_argument("--scaling", action="store_true",
+                        help="best-of thread scaling over many JSON files")
+    args = parser.parse_args()
+    if not args.scaling and len(args.json) != 1:
+        parser.error("one JSON file, or --scaling")
+
+    outdir = args.outdir or os.path.dirname(os.path.abspath(args.json[0]))
+    os.makedirs(outdir, exist_ok=True)
+    if args.scaling:
+        text = scaling(args.json, outdir)
+        if text is None:
+            return 1
+    else:
+        text = plot_all(args.json[0], outdir, args.linear)
     print(text)
     if args.table:
         with open(args.table, "w", encoding="utf-8") as f:
