@@ -53,8 +53,11 @@ using VF = hn::Vec<DF>;
 constexpr int64_t kKeyBlock = 64;
 
 // Register tiles. QK: kQkKeys keys x 2 row vectors of accumulators, plus the
-// two Qt vectors and one broadcast. PV: kPvRows rows x 2 vectors of O, plus
-// two V vectors and one broadcast. 32-register ISAs take 16 accumulators;
+// two Qt vectors and one broadcast. PV: kPvRows / 2 rows x 4 vectors of O
+// (kPvRows x 2 or x 1 for the last columns), plus the V vectors and one
+// broadcast: 4 x 4 loads 8 vectors per 16 FMAs where 8 x 2 loads 10, and
+// leaves 3 rather than 7 ragged keys at each window edge (+2-18%, most at
+// small windows). 32-register ISAs take 16 accumulators;
 // AVX2 has 16 registers and takes 12.
 #if HWY_TARGET == HWY_AVX2
 constexpr int kQkKeys = 6;
@@ -473,11 +476,20 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
   VF b4 = hn::Zero(df), a5 = hn::Zero(df), b5 = hn::Zero(df);
   VF a6 = hn::Zero(df), b6 = hn::Zero(df), a7 = hn::Zero(df);
   VF b7 = hn::Zero(df);
+  // Columns 2 and 3, for tiles of at most 4 rows.
+  VF c0 = hn::Zero(df), d0 = hn::Zero(df), c1 = hn::Zero(df);
+  VF d1 = hn::Zero(df), c2 = hn::Zero(df), d2 = hn::Zero(df);
+  VF c3 = hn::Zero(df), d3 = hn::Zero(df), c4 = c3, d4 = d3, c5 = c3;
+  VF d5 = d3, c6 = c3, d6 = d3, c7 = c3, d7 = d3;
 #define SWATTN_PV_LOAD(i)                                          \
   if constexpr (kRows > i) {                                       \
     const VF al = hn::Set(df, alpha[i]);                           \
     a##i = hn::Mul(hn::Load(df, o##i), al);                        \
     if constexpr (kCols > 1) b##i = hn::Mul(hn::Load(df, o##i + N), al); \
+    if constexpr (kCols > 2) {                                     \
+      c##i = hn::Mul(hn::Load(df, o##i + 2 * N), al);              \
+      d##i = hn::Mul(hn::Load(df, o##i + 3 * N), al);              \
+    }                                                              \
   }
   if (!ends.first) {
     SWATTN_PV_LOAD(0) SWATTN_PV_LOAD(1) SWATTN_PV_LOAD(2) SWATTN_PV_LOAD(3)
@@ -488,13 +500,19 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
 #define SWATTN_PV_V(j)                                         \
   const float* HWY_RESTRICT vj = v + (j) * v_stride;           \
   const VF vj0 = hn::LoadU(df, vj);                            \
-  const VF vj1 = kCols > 1 ? hn::LoadU(df, vj + N) : vj0;
-  // Row i += P[j][i] * v[j], for one key j whose V slice is in vj0, vj1.
+  const VF vj1 = kCols > 1 ? hn::LoadU(df, vj + N) : vj0;      \
+  const VF vj2 = kCols > 2 ? hn::LoadU(df, vj + 2 * N) : vj0;  \
+  const VF vj3 = kCols > 2 ? hn::LoadU(df, vj + 3 * N) : vj0;
+  // Row i += P[j][i] * v[j], for one key j whose V slice is in vj0..vj3.
 #define SWATTN_PV_ROW(i, j)                                       \
   if constexpr (kRows > i) {                                      \
     const VF pb = hn::Set(df, pt[(j) * T + i]);                   \
     a##i = hn::MulAdd(pb, vj0, a##i);                             \
     if constexpr (kCols > 1) b##i = hn::MulAdd(pb, vj1, b##i);    \
+    if constexpr (kCols > 2) {                                    \
+      c##i = hn::MulAdd(pb, vj2, c##i);                           \
+      d##i = hn::MulAdd(pb, vj3, d##i);                           \
+    }                                                             \
   }
   if (common_lo <= common_hi) {
     // lo and hi do not decrease with the row, so a key before the common
@@ -559,6 +577,10 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
   if constexpr (kRows > i) {                                 \
     hn::Store(a##i, df, o##i);                               \
     if constexpr (kCols > 1) hn::Store(b##i, df, o##i + N);  \
+    if constexpr (kCols > 2) {                               \
+      hn::Store(c##i, df, o##i + 2 * N);                     \
+      hn::Store(d##i, df, o##i + 3 * N);                     \
+    }                                                        \
   }
   // A row with l = 0 (an empty window, or only -inf scores) gives 0, not
   // 0 * O, which is NaN where v is not finite; l = NaN keeps the NaN.
@@ -573,6 +595,12 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
       StoreOut(df, hn::IfThenZeroElse(none, hn::Mul(b##i, f)), row,       \
                static_cast<int64_t>(N), ends.cols);                       \
     }                                                                     \
+    if constexpr (kCols > 2) {                                            \
+      StoreOut(df, hn::IfThenZeroElse(none, hn::Mul(c##i, f)), row,       \
+               static_cast<int64_t>(2 * N), ends.cols);                   \
+      StoreOut(df, hn::IfThenZeroElse(none, hn::Mul(d##i, f)), row,       \
+               static_cast<int64_t>(3 * N), ends.cols);                   \
+    }                                                                     \
   }
   if (ends.inv_l == nullptr) {
     SWATTN_PV_STORE(0) SWATTN_PV_STORE(1) SWATTN_PV_STORE(2) SWATTN_PV_STORE(3)
@@ -585,8 +613,8 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
 #undef SWATTN_PV_STORE
 }
 
-// PvTile over rows [0, rows), kPvRows at a time and one shorter tile; pf asks
-// for a few lines per tile. Out of line for the reason given at QkRange.
+// PvTile over rows [0, rows), kTileRows at a time and one shorter tile; pf
+// asks for a few lines per tile. Out of line for the reason given at QkRange.
 template <int kCols>
 HWY_NOINLINE void PvColumns(DF df, const float* HWY_RESTRICT pt,
                             const float* HWY_RESTRICT v, int64_t v_stride,
@@ -596,19 +624,24 @@ HWY_NOINLINE void PvColumns(DF df, const float* HWY_RESTRICT pt,
                             const float* HWY_RESTRICT alpha,
                             float* HWY_RESTRICT o, const PvEnds& ends,
                             LineQueue* pf) {
+  // The same number of accumulators for every column count.
+  constexpr int kTileRows = kCols > 2 ? kPvRows / 2 : kPvRows;
   int64_t r = 0;
-  for (; r + kPvRows <= rows; r += kPvRows) {
+  for (; r + kTileRows <= rows; r += kTileRows) {
     pf->Next();
-    PvTile<kPvRows, kCols>(df, pt + r, v, v_stride, lo + r, hi + r, alpha + r,
-                           o + r * o_stride, o_stride, ends.At(r, 0));
+    PvTile<kTileRows, kCols>(df, pt + r, v, v_stride, lo + r, hi + r,
+                             alpha + r, o + r * o_stride, o_stride,
+                             ends.At(r, 0));
   }
   const float* pr = pt + r;
   float* orow = o + r * o_stride;
   switch (rows - r) {
-#define SWATTN_PV_CASE(n)                                              \
-  case n:                                                              \
-    PvTile<n, kCols>(df, pr, v, v_stride, lo + r, hi + r, alpha + r, orow, \
-                     o_stride, ends.At(r, 0));                         \
+#define SWATTN_PV_CASE(n)                                                  \
+  case n:                                                                  \
+    if constexpr (n < kTileRows) {                                         \
+      PvTile<n, kCols>(df, pr, v, v_stride, lo + r, hi + r, alpha + r,     \
+                       orow, o_stride, ends.At(r, 0));                     \
+    }                                                                      \
     break;
     SWATTN_PV_CASE(7) SWATTN_PV_CASE(6) SWATTN_PV_CASE(5)
     SWATTN_PV_CASE(4) SWATTN_PV_CASE(3) SWATTN_PV_CASE(2)
@@ -619,7 +652,7 @@ HWY_NOINLINE void PvColumns(DF df, const float* HWY_RESTRICT pt,
 }
 
 // The P.V update for rows [0, rows) of a tile. Columns are the outer loop,
-// so every row tile reads one 2-vector slice of the V block (8 KiB for 64
+// so every row tile reads one 4-vector slice of the V block (16 KiB for 64
 // keys on AVX-512) while it is in L1. Measured the same as rows outer at
 // Dv = 128 on Sapphire Rapids; it bounds L1 traffic for wider Dv.
 HWY_INLINE void PvBlock(DF df, const float* HWY_RESTRICT pt,
@@ -632,9 +665,14 @@ HWY_INLINE void PvBlock(DF df, const float* HWY_RESTRICT pt,
                         LineQueue* pf) {
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   int64_t c = 0;
-  for (; c + 2 * N <= dv_pad; c += 2 * N) {
+  for (; c + 4 * N <= dv_pad; c += 4 * N) {
+    PvColumns<4>(df, pt, v + c, v_stride, dv_pad, rows, lo, hi, alpha, o + c,
+                 ends.At(0, c), pf);
+  }
+  if (c + 2 * N <= dv_pad) {
     PvColumns<2>(df, pt, v + c, v_stride, dv_pad, rows, lo, hi, alpha, o + c,
                  ends.At(0, c), pf);
+    c += 2 * N;
   }
   if (c < dv_pad) {
     PvColumns<1>(df, pt, v + c, v_stride, dv_pad, rows, lo, hi, alpha, o + c,

@@ -99,6 +99,8 @@ TEST_CASE("Every kernel matches the scalar kernel, in any unit order",
       {1, 50, 4, 1, 64, 64, 10, 0, 49},    {70, 90, 2, 2, 8, 24, 3, 7, -5},
       {600, 600, 8, 2, 32, 48, 200, 200, 0}, {40, 40, 1, 1, 5, 5, 2, 2, 60},
       {700, 700, 1, 1, 16, 16, 0, 0, 0},   {90, 90, 12, 1, 9, 3, 31, 1, 0},
+      // Dv over 4, 2 and 1 vectors of P.V columns, the last one cut short.
+      {150, 150, 4, 2, 40, 100, 9, 3, 0},  {120, 130, 2, 2, 16, 50, 6, 6, 10},
       // Scores that climb by ~0.5 (log2) per key raise the running max many
       // times inside a key block, for rows whose q.k is positive.
       {300, 300, 2, 1, 64, 64, -1, -1, 0, 1.0f},
