@@ -22,9 +22,9 @@ writes it to FILE with --table.
 
 With --scaling, reads the scaling/ rows of any number of JSON files (one
 process each, from bench/run_scaling.sh) and, per thread count, takes the
-best kernel rate and the best FMA peak over all of them: on a shared VM
-both move from one process to the next. Prints that table and draws
-gflops_vs_threads.png.
+best kernel rate and the best FMA peak over all of them, and the median of
+each process's own fraction of its peak: on a shared VM both move from one
+process to the next. Prints that table and draws gflops_vs_threads.png.
 
 Needs Debian's python3-matplotlib; run it with /usr/bin/python3.
 """
@@ -242,13 +242,15 @@ def scaling(paths, outdir):
              f"D={shape['d']}, W={shape['left']},{shape['right']}; per thread "
              f"count, the best of {runs} process"
              f"{'es' if sizes[-1] > 1 else ''}", "",
-             "| threads | GFLOP/s, best | FMA peak, best | fraction of peak "
-             "| speed-up over 1 thread | GFLOP/s, all processes |",
-             "|---:|---:|---:|---:|---:|---|"]
+             "| threads | GFLOP/s, best | FMA peak, best | best / best "
+             "| median of each process's fraction | speed-up over 1 thread "
+             "| GFLOP/s, all processes |",
+             "|---:|---:|---:|---:|---:|---:|---|"]
     for t in counts:
         every = ", ".join(f"{r['gflops']:.0f}" for r in by_threads[t])
+        own = statistics.median(r["frac"] for r in by_threads[t])
         lines.append(f"| {t} | {best[t]:.1f} | {peak[t]:.1f} "
-                     f"| {100 * best[t] / peak[t]:.1f} % "
+                     f"| {100 * best[t] / peak[t]:.1f} % | {100 * own:.1f} % "
                      f"| {best[t] / best[counts[0]]:.2f}x | {every} |")
 
     import matplotlib
