@@ -9,8 +9,9 @@
 # Why separate processes, several times: on a shared VM the FMA peak of
 # many threads moves by up to 2x from one second to the next (other guests
 # take cores). Each process measures the peak of its thread count right
-# before it times the kernel; plot.py --scaling then takes, per thread
-# count, the best kernel rate and the best peak over all processes.
+# before it times the kernel; plot.py --scaling then gives, per thread
+# count, the best kernel rate over the best peak of all processes, and the
+# median of each process's rate over its own peak.
 #
 # Environment:
 #   BUILD_DIR     the build folder (default: build); built (Release) if it

@@ -476,7 +476,8 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
   VF b4 = hn::Zero(df), a5 = hn::Zero(df), b5 = hn::Zero(df);
   VF a6 = hn::Zero(df), b6 = hn::Zero(df), a7 = hn::Zero(df);
   VF b7 = hn::Zero(df);
-  // Columns 2 and 3, for tiles of at most 4 rows.
+  // Columns 2 and 3, for tiles of at most 4 rows (c4..d7 are never used;
+  // they only let the 8-row macros below compile).
   VF c0 = hn::Zero(df), d0 = hn::Zero(df), c1 = hn::Zero(df);
   VF d1 = hn::Zero(df), c2 = hn::Zero(df), d2 = hn::Zero(df);
   VF c3 = hn::Zero(df), d3 = hn::Zero(df), c4 = c3, d4 = d3, c5 = c3;
