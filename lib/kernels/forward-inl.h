@@ -144,6 +144,7 @@ class LineQueue {
   // Queues the rows of `set` after those queued so far.
   void Add(const RowSet& set) {
     if (set.rows > 0 && set.lines > 0 && sets_ < kMaxSets) {
+      if (left_ == 0) StartRow(set.base, set.lines);
       set_[sets_++] = set;
       left_ += set.rows * set.lines;
     }
@@ -161,23 +162,37 @@ class LineQueue {
   void Rest() { Ask(left_); }
 
  private:
+  // One prefetch, one add and one compare per line: at D = 64 the queue
+  // asks for a line every ~160 FMAs, so its bookkeeping shows (computing
+  // each line's address from its row and line index cost 1-4% more).
   void Ask(int64_t lines) {
-    for (int64_t i = 0; i < lines && left_ > 0; ++i, --left_) {
-      const RowSet& s = set_[at_];
-      __builtin_prefetch(s.base + row_ * s.stride + line_ * 64, 0, 2);
-      if (++line_ == s.lines) {
-        line_ = 0;
-        if (++row_ == s.rows) {
-          row_ = 0;
-          ++at_;
-        }
-      }
+    for (lines = std::min(lines, left_), left_ -= lines; lines > 0; --lines) {
+      __builtin_prefetch(line_, 0, 2);
+      line_ += 64;
+      if (line_ == row_end_) NextRow();
     }
+  }
+
+  void NextRow() {
+    const RowSet* s = &set_[at_];
+    if (++row_ == s->rows) {
+      row_ = 0;
+      if (++at_ == sets_) return;
+      s = &set_[at_];
+    }
+    StartRow(s->base + row_ * s->stride, s->lines);
+  }
+
+  void StartRow(const char* row, int64_t lines) {
+    line_ = row;
+    row_end_ = row + lines * 64;
   }
 
   RowSet set_[kMaxSets];
   int sets_ = 0, at_ = 0;
-  int64_t left_ = 0, per_call_ = 0, row_ = 0, line_ = 0;
+  int64_t left_ = 0, per_call_ = 0, row_ = 0;
+  const char* line_ = nullptr;     // the next line to ask for
+  const char* row_end_ = nullptr;  // past the last line of its row
 };
 
 // The online-softmax state of one tile while it walks a key block, [T]
