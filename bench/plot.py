@@ -235,7 +235,7 @@ def scaling(paths, outdir):
         return None
     counts = sorted(by_threads)
     sizes = sorted({len(by_threads[t]) for t in counts})
-    runs = "-".join(str(n) for n in (sizes[0], sizes[-1])[:len(sizes)])
+    runs = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
     best = {t: max(r["gflops"] for r in by_threads[t]) for t in counts}
     peak = {t: max(r["peak"] for r in by_threads[t]) for t in counts}
     lines = [f"{shape['impl']}, N={shape['n']}, H={shape['h']}, "

@@ -36,6 +36,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include "core/problem.h"
 #include "hwy/highway.h"
@@ -512,7 +513,8 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
     SWATTN_PV_LOAD(4) SWATTN_PV_LOAD(5) SWATTN_PV_LOAD(6) SWATTN_PV_LOAD(7)
   }
 #undef SWATTN_PV_LOAD
-  // Loads key j's V slice into vj0, vj1 (vj1 only with two columns).
+  // Loads key j's V slice into vj0..vj3 (as many as kCols; the rest alias
+  // vj0 and are never read).
 #define SWATTN_PV_V(j)                                         \
   const float* HWY_RESTRICT vj = v + (j) * v_stride;           \
   const VF vj0 = hn::LoadU(df, vj);                            \
@@ -681,19 +683,16 @@ HWY_INLINE void PvBlock(DF df, const float* HWY_RESTRICT pt,
                         LineQueue* pf) {
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   int64_t c = 0;
-  for (; c + 4 * N <= dv_pad; c += 4 * N) {
-    PvColumns<4>(df, pt, v + c, v_stride, dv_pad, rows, lo, hi, alpha, o + c,
-                 ends.At(0, c), pf);
-  }
-  if (c + 2 * N <= dv_pad) {
-    PvColumns<2>(df, pt, v + c, v_stride, dv_pad, rows, lo, hi, alpha, o + c,
-                 ends.At(0, c), pf);
-    c += 2 * N;
-  }
-  if (c < dv_pad) {
-    PvColumns<1>(df, pt, v + c, v_stride, dv_pad, rows, lo, hi, alpha, o + c,
-                 ends.At(0, c), pf);
-  }
+  // The slice of kCols vectors from column c on.
+  const auto slice = [&](auto cols) {
+    constexpr int kCols = decltype(cols)::value;
+    PvColumns<kCols>(df, pt, v + c, v_stride, dv_pad, rows, lo, hi, alpha,
+                     o + c, ends.At(0, c), pf);
+    c += kCols * N;
+  };
+  while (c + 4 * N <= dv_pad) slice(std::integral_constant<int, 4>());
+  if (c + 2 * N <= dv_pad) slice(std::integral_constant<int, 2>());
+  if (c < dv_pad) slice(std::integral_constant<int, 1>());
 }
 
 // Scratch of one thread, carved from one buffer (sizes in floats, each a
