@@ -76,6 +76,26 @@ constexpr float kLn2 = 0.693147180559945309417f;
 constexpr float kMaxGrowth = 8.0f;
 
 // 2^x for x <= kMaxGrowth (the only inputs: scores minus their stale max).
+// Results below 2^-126 may flush to 0, masked scores (-inf) give exactly 0,
+// and NaN stays NaN.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+// AVX-512: x = n + f with n = floor(x) and f in [0, 1) (vreduceps), 2^f a
+// degree-5 polynomial fitted for relative error on [0, 1] (2.4 ulp in
+// float32, exactly 1 at f = 0), and vscalefps multiplies it by 2^floor(x).
+// 7 instructions where the portable version below takes 12, which on
+// D = 64 is ~1 for every 3 of the Q.K FMAs. vreduceps of -inf gives 0 and
+// scalef by -inf gives 0, so no clamp is needed.
+HWY_INLINE VF Exp2(DF df, VF x) {
+  const VF f{_mm512_reduce_ps(x.raw, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)};
+  VF poly = hn::Set(df, 1.8671323778107762e-3f);
+  poly = hn::MulAdd(poly, f, hn::Set(df, 9.017025120556355e-3f));
+  poly = hn::MulAdd(poly, f, hn::Set(df, 5.579991638660431e-2f));
+  poly = hn::MulAdd(poly, f, hn::Set(df, 2.4016444385051727e-1f));
+  poly = hn::MulAdd(poly, f, hn::Set(df, 6.931512951850891e-1f));
+  poly = hn::MulAdd(poly, f, hn::Set(df, 1.0f));
+  return VF{_mm512_scalef_ps(poly.raw, x.raw)};
+}
+#else
 // Adding 1.5 * 2^23 + 127 rounds x to the nearest integer n and leaves
 // n + 127, the biased exponent of 2^n, in the low bits (two adds instead of
 // a round and a conversion, which take three uops on Intel's port 0; exact
@@ -102,6 +122,7 @@ HWY_INLINE VF Exp2(DF df, VF x) {
   const auto bits = hn::ShiftLeft<23>(hn::BitCast(di, biased));
   return hn::Mul(poly, hn::BitCast(df, bits));
 }
+#endif
 
 // Asks for `floats` floats from `row` to be brought into L2 (locality 2),
 // one line at a time: L1 has too few fill buffers for whole blocks.
