@@ -11,6 +11,9 @@
 //   sweep_seq/     GFLOP/s and time per query against N, every target
 //   compare/       swattn, its scalar fallback, naive, dense on one size
 //   scaling/       thread scaling up to the hardware threads
+//   peaked/        the D = 64, W = 128 table row (best target and avx2)
+//                  with scores 64 times larger: most probabilities are
+//                  tiny, where float32 subnormals would slow the FMAs
 //   membw/         one thread's read bandwidth, GB/s: one head's 512-byte
 //                  rows out of every 4 KiB (H = 8, D = 128 in [seq, heads,
 //                  dim]), and the same buffer in order
@@ -310,6 +313,16 @@ void RegisterAll() {
   for (int t : counts) {
     Register({"scaling", best, Shape(65536, 16, 16, 128, 512, 512), t});
   }
+
+  // A softmax far from uniform (scale 8 instead of 1/8: the logits of
+  // q, k in [-1, 1] spread over ~+-50). Most probabilities then fall many
+  // binades below the row's largest; a kernel that let them reach P.V as
+  // subnormals would run tens of times slower on CPUs whose FMAs take a
+  // microcode assist for them.
+  BaselineShape peaked = Shape(16384, 8, 8, 64, 128, 128);
+  peaked.scale = 8.0f;
+  Register({"peaked", best, peaked, 1});
+  if (best != "avx2") Register({"peaked", "avx2", peaked, 1});
 
   // What memory allows the small-window rows: one head's rows of the
   // table's [seq, 8, 128] tensors, against the same bytes in order.

@@ -75,17 +75,25 @@ constexpr float kLn2 = 0.693147180559945309417f;
 // probabilities, each at most 2^8.
 constexpr float kMaxGrowth = 8.0f;
 
+// Below 2^kExp2Floor, Exp2 gives 0. A probability that small (the largest
+// of a row is at least 1) is far below float32 resolution in the row's sum,
+// and letting it reach P.V would be costly: FMAs that meet a subnormal
+// product take a microcode assist on Intel cores, ~70 times slower, and
+// with a peaked softmax most products would (bench peaked/).
+constexpr float kExp2Floor = -64.0f;
+
 // 2^x for x <= kMaxGrowth (the only inputs: scores minus their stale max).
-// Results below 2^-126 may flush to 0, masked scores (-inf) give exactly 0,
-// and NaN stays NaN.
+// Masked scores (-inf) give exactly 0, and NaN stays NaN.
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
 // AVX-512: x = n + f with n = floor(x) and f in [0, 1) (vreduceps), 2^f a
 // degree-5 polynomial fitted for relative error on [0, 1] (1.2 ulp in
-// float32, exactly 1 at f = 0), and vscalefps multiplies it by 2^floor(x).
-// 7 instructions where the portable version below takes 12: at D = 64 the
-// softmax takes ~10 instructions instead of ~15 per 64 Q.K FMAs (+1-3%).
-// vreduceps of -inf is 0 and scaling by 2^-inf gives 0: no clamp needed.
+// float32, exactly 1 at f = 0), and vscalefps multiplies it by 2^floor(x),
+// zeroing the lanes below the floor (not NaN: the compare is unordered).
+// 8 instructions where the portable version below takes 12: at D = 64 the
+// softmax takes ~11 instructions instead of ~15 per 64 Q.K FMAs (+1-3%).
 HWY_INLINE VF Exp2(DF df, VF x) {
+  const __mmask16 keep = _mm512_cmp_ps_mask(
+      x.raw, _mm512_set1_ps(kExp2Floor), _CMP_NLT_UQ);
   const VF f{
       _mm512_reduce_ps(x.raw, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)};
   VF poly = hn::Set(df, 1.8671323778107762e-3f);
@@ -94,7 +102,7 @@ HWY_INLINE VF Exp2(DF df, VF x) {
   poly = hn::MulAdd(poly, f, hn::Set(df, 2.4016444385051727e-1f));
   poly = hn::MulAdd(poly, f, hn::Set(df, 6.931512951850891e-1f));
   poly = hn::MulAdd(poly, f, hn::Set(df, 1.0f));
-  return VF{_mm512_scalef_ps(poly.raw, x.raw)};
+  return VF{_mm512_maskz_scalef_ps(keep, poly.raw, x.raw)};
 }
 #else
 // Adding 1.5 * 2^23 + 127 rounds x to the nearest integer n and leaves
@@ -103,14 +111,13 @@ HWY_INLINE VF Exp2(DF df, VF x) {
 // for |x| < 2^22, which the clamp below and x <= kMaxGrowth ensure). Then
 // x = n + f, |f| <= 1/2, and 2^f is a degree-5 polynomial fitted for
 // relative error on [-1/2, 1/2] (1.5 ulp in float32, exactly 1 at f = 0).
-// x is clamped at -127, where the exponent bits are 0: results below 2^-126
-// flush to 0, and masked scores (-inf) give exactly 0. The clamp is a
-// compare and select, not Max, because Max drops NaN on Arm (maxnm) and NaN
-// must stay NaN.
+// x below the floor becomes -127, where the exponent bits are 0 and the
+// result is 0. That is a compare and select, not Max, because Max drops NaN
+// on Arm (maxnm) and NaN must stay NaN.
 HWY_INLINE VF Exp2(DF df, VF x) {
   const hn::RebindToSigned<DF> di;
-  const VF lowest = hn::Set(df, -127.0f);
-  x = hn::IfThenElse(hn::Lt(x, lowest), lowest, x);
+  x = hn::IfThenElse(hn::Lt(x, hn::Set(df, kExp2Floor)),
+                     hn::Set(df, -127.0f), x);
   const VF magic = hn::Set(df, 12582912.0f + 127.0f);
   const VF biased = hn::Add(x, magic);
   const VF f = hn::Sub(x, hn::Sub(biased, magic));
