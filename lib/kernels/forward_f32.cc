@@ -20,6 +20,18 @@ size_t ScratchFloatsF32(const Problem& p, const Tiling& t) {
 void RunUnitF32(const Problem& p, const Tiling& t, int64_t u, float* s) {
   RunUnit(p, t, u, s);
 }
+void Exp2F32(const float* x, size_t n, float* out) {
+  const DF df;
+  const size_t N = hn::Lanes(df);
+  for (size_t i = 0; i < n; i += N) {
+    // Through an aligned, zero-padded copy: n need not fill whole vectors.
+    HWY_ALIGN float lanes[hn::MaxLanes(df)] = {};
+    const size_t live = std::min(N, n - i);
+    std::copy(x + i, x + i + live, lanes);
+    hn::Store(Exp2(df, hn::Load(df, lanes)), df, lanes);
+    std::copy(lanes, lanes + live, out + i);
+  }
+}
 
 }  // namespace HWY_NAMESPACE
 }  // namespace swattn
@@ -28,8 +40,9 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace swattn {
 
-#define SWATTN_KERNEL(bit, ns, name) \
-  {bit, name, {&ns::QueryTileF32, &ns::ScratchFloatsF32, &ns::RunUnitF32}},
+#define SWATTN_KERNEL(bit, ns, name)                                  \
+  {bit, name, {&ns::QueryTileF32, &ns::ScratchFloatsF32, &ns::RunUnitF32}, \
+   &ns::Exp2F32},
 
 // Best first. The baseline HWY_SCALAR/EMU128 targets are compiled but not
 // listed: the plain C++ kernel is the fallback.
@@ -49,7 +62,7 @@ static const SimdKernel kCompiled[] = {
 #if HWY_TARGETS & HWY_NEON
     SWATTN_KERNEL(HWY_NEON, N_NEON, "neon")
 #endif
-    {0, nullptr, {nullptr, nullptr, nullptr}},  // keeps the array non-empty
+    {0, nullptr, {nullptr, nullptr, nullptr}, nullptr},  // keeps it non-empty
 };
 #undef SWATTN_KERNEL
 

@@ -27,6 +27,9 @@ struct SimdKernel {
   int64_t hwy_target;
   const char* name;
   ForwardKernel kernel;
+  // The softmax's 2^x, element by element, for tests (its edge cases differ
+  // by target).
+  void (*exp2)(const float* x, size_t n, float* out);
 };
 
 // The SIMD kernels this binary was compiled with, best first

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -150,6 +151,56 @@ TEST_CASE("Every kernel matches the scalar kernel, in any unit order",
     }
     ++seed;
   }
+}
+
+// The softmax's 2^x on every SIMD target this CPU runs: its inputs are
+// scores minus a running max, so x <= 8, and -inf for masked keys.
+TEST_CASE("Each SIMD kernel's exp2: accurate to 2^-64, 0 below, NaN kept",
+          "[kernels]") {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x;
+  for (int i = -64 * 1024; i <= 8 * 1024; ++i) x.push_back(i / 1024.0f);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-64.0f, 8.0f);
+  for (int i = 0; i < 20000; ++i) x.push_back(u(rng));
+  const std::vector<float> zero = {-64.0001f, -65.0f, -100.5f, -126.5f,
+                                   -127.0f,   -149.0f, -150.0f, -1e30f,
+                                   std::numeric_limits<float>::lowest(), -inf};
+  const std::vector<float> nan = {std::numeric_limits<float>::quiet_NaN(),
+                                  -std::numeric_limits<float>::quiet_NaN()};
+  std::vector<float> in = x;
+  in.insert(in.end(), zero.begin(), zero.end());
+  in.insert(in.end(), nan.begin(), nan.end());
+  size_t count = 0;
+  const SimdKernel* compiled = CompiledSimdKernels(&count);
+  int tested = 0;
+  for (const Target& target : AvailableTargets()) {
+    for (size_t c = 0; c < count; ++c) {
+      if (std::strcmp(compiled[c].name, target.name) != 0) continue;
+      INFO("target " << target.name);
+      ++tested;
+      std::vector<float> out(in.size(), -1.0f);
+      compiled[c].exp2(in.data(), in.size(), out.data());
+      double worst = 0.0;  // relative error
+      for (size_t i = 0; i < x.size(); ++i) {
+        const double want = std::exp2(static_cast<double>(x[i]));
+        worst = std::max(worst, std::fabs(out[i] - want) / want);
+      }
+      CHECK(worst < 2.5e-7);  // 2.1 ulp of 2^-23
+      CHECK(out[64 * 1024] == 1.0f);  // 2^0: the row's max gives exactly 1
+      for (size_t i = 0; i < zero.size(); ++i) {
+        INFO("x = " << zero[i]);
+        const float y = out[x.size() + i];
+        CHECK(y == 0.0f);
+        CHECK_FALSE(std::signbit(y));
+      }
+      for (size_t i = 0; i < nan.size(); ++i) {
+        CHECK(std::isnan(out[x.size() + zero.size() + i]));
+      }
+    }
+  }
+  // Every SIMD target but the scalar one (always listed) was checked.
+  CHECK(tested + 1 == static_cast<int>(AvailableTargets().size()));
 }
 
 TEST_CASE("Query rows too far apart for gather indices", "[kernels]") {
