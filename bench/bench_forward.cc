@@ -11,9 +11,10 @@
 //   sweep_seq/     GFLOP/s and time per query against N, every target
 //   compare/       swattn, its scalar fallback, naive, dense on one size
 //   scaling/       thread scaling up to the hardware threads
-//   peaked/        the D = 64, W = 128 table row (best target and avx2)
-//                  with scores 64 times larger: most probabilities are
-//                  tiny, where float32 subnormals would slow the FMAs
+//   peaked/        the D = 64, W = 128 table row (best target, avx2; scalar
+//                  at N = 2048) with scores 64 times larger: most
+//                  probabilities are tiny, where float32 subnormals would
+//                  slow the FMAs
 //   membw/         one thread's read bandwidth, GB/s: one head's 512-byte
 //                  rows out of every 4 KiB (H = 8, D = 128 in [seq, heads,
 //                  dim]), and the same buffer in order
@@ -323,6 +324,8 @@ void RegisterAll() {
   peaked.scale = 8.0f;
   Register({"peaked", best, peaked, 1});
   if (best != "avx2") Register({"peaked", "avx2", peaked, 1});
+  peaked.seq = 2048;  // the scalar kernel at sweep_window/scalar's size
+  Register({"peaked", "scalar", peaked, 1});
 
   // What memory allows the small-window rows: one head's rows of the
   // table's [seq, 8, 128] tensors, against the same bytes in order.
