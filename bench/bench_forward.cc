@@ -9,6 +9,8 @@
 //   table/         the rows of the performance table (issue 3)
 //   sweep_window/  GFLOP/s against the window radius, every target
 //   sweep_seq/     GFLOP/s and time per query against N, every target
+//   small/         two small calls (16 queries of one head; 64 of 8 heads),
+//                  timed in microseconds per call
 //   compare/       swattn, its scalar fallback, naive, dense on one size
 //   scaling/       thread scaling up to the hardware threads
 //   peaked/        the D = 64, W = 128 table row (best target, avx2; scalar
@@ -227,7 +229,7 @@ void RunReadBandwidth(benchmark::State& state, size_t chunk) {
                   : 0.0;
 }
 
-void Register(const Case& c) {
+benchmark::internal::Benchmark* Register(const Case& c) {
   auto* bench = benchmark::RegisterBenchmark(
       Name(c).c_str(), [c](benchmark::State& state) {
         if (c.impl == "naive" || c.impl == "dense") {
@@ -236,7 +238,7 @@ void Register(const Case& c) {
           RunForward(state, c);
         }
       });
-  bench->UseRealTime()->Unit(benchmark::kMillisecond);
+  return bench->UseRealTime()->Unit(benchmark::kMillisecond);
 }
 
 void RegisterAll() {
@@ -277,6 +279,14 @@ void RegisterAll() {
       {"table", "avx2", Shape(16384, 8, 8, 128, 512, 512), 1},
   };
   for (const Case& c : table) Register(c);
+
+  // Small calls, where what a call costs beyond its flops shows (argument
+  // checks, planning, scratch): a few queries of one head, and a short
+  // causal chunk of 8 heads.
+  for (const BaselineShape& s :
+       {Shape(16, 1, 1, 64, 4, 4), Shape(64, 8, 8, 128, 16, 0)}) {
+    Register({"small", best, s, 1})->Unit(benchmark::kMicrosecond);
+  }
 
   // GFLOP/s against the window radius, every target. The scalar fallback
   // runs on a shorter sequence so that the sweep finishes in seconds; the
