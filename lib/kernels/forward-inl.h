@@ -132,15 +132,6 @@ HWY_INLINE VF Exp2(DF df, VF x) {
 }
 #endif
 
-// Asks for `floats` floats from `row` to be brought into L2 (locality 2),
-// one line at a time: L1 has too few fill buffers for whole blocks.
-HWY_INLINE void PrefetchRow(const float* row, int64_t floats) {
-  const char* bytes = reinterpret_cast<const char*>(row);
-  for (int64_t c = 0; c < floats * 4; c += 64) {
-    __builtin_prefetch(bytes + c, 0, 2);
-  }
-}
-
 // Rows to bring into the cache: row r starts at base + r * stride bytes and
 // spans `lines` cache lines.
 struct RowSet {
@@ -169,7 +160,9 @@ HWY_INLINE RowSet RowsOf(const View<T>& t, int64_t b, int64_t s_begin,
 // D = 64, W = 128, bursts of a block's K and V rows cost ~6% of the time.
 class LineQueue {
  public:
-  static constexpr int kMaxSets = 2;  // K and V
+  // K and V, and the query rows of up to four heads (the engine's units
+  // hold at most four; a fifth head's rows would go without prefetches).
+  static constexpr int kMaxSets = 6;
 
   // Queues the rows of `set` after those queued so far.
   void Add(const RowSet& set) {
@@ -871,24 +864,19 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
   };
   const auto state = [&](int64_t g, int64_t t) { return g * tiles + t; };
 
-  // Pack the queries and reset the softmax state.
-  for (int64_t g = 0; g < heads; ++g) {
-    for (int64_t t = 0; t < tiles; ++t) {
+  // Packs tile t's queries for every head and resets its softmax state.
+  // Tiles are packed when first reached, so that their query rows can come
+  // in through the line queue during the work before.
+  const auto pack_tile = [&](int64_t t) {
+    for (int64_t g = 0; g < heads; ++g) {
       const int64_t x = state(g, t);
-      // Query rows are far apart too: fetch the next tile's meanwhile.
-      if (t + 1 < tiles) {
-        for (int64_t r = 0; r < rows_of(t + 1); ++r) {
-          PrefetchRow(p.q.Row(w.b, w.i_begin + (t + 1) * T + r, w.h_begin + g),
-                      p.dim);
-        }
-      }
       PackQueries(df, p.q.Row(w.b, w.i_begin + t * T, w.h_begin + g),
                   p.q.stride_seq, rows_of(t), p.dim, qscale,
                   s.qt + x * p.dim * T);
       std::fill(s.m + x * T, s.m + (x + 1) * T, kNoMax);
       std::fill(s.l + x * T, s.l + (x + 1) * T, 0.0f);
     }
-  }
+  };
 
   // Tile t against keys [j0, j0 + n), which kb / vb hold (packed or in
   // place), for every head.
@@ -947,14 +935,22 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
   };
 
   LineQueue pf;
-  // Queues the K and V rows of keys [j_begin, j_end), to be asked for over
-  // the `calls` calls before they are read (spreading them over the first
-  // half measured the same or up to 2% slower).
-  const auto queue_keys = [&](int64_t j_begin, int64_t j_end, int64_t calls) {
+  // Queues the K and V rows of keys [j_begin, j_end) in place of what was
+  // queued; the caller then spreads the queue over the calls before they
+  // are read (spreading it over the first half measured the same or up to
+  // 2% slower).
+  const auto queue_keys = [&](int64_t j_begin, int64_t j_end) {
     pf = LineQueue();
     pf.Add(RowsOf(p.k, w.b, j_begin, j_end, w.kv_head, p.dim));
     pf.Add(RowsOf(p.v, w.b, j_begin, j_end, w.kv_head, p.dim_v));
-    pf.Spread(calls);
+  };
+  // Queues the query rows of tiles [t_begin, t_end), every head, after them.
+  const auto queue_queries = [&](int64_t t_begin, int64_t t_end) {
+    const int64_t i_end = std::min(w.i_begin + t_end * T, w.i_end);
+    for (int64_t g = 0; g < heads; ++g) {
+      pf.Add(RowsOf(p.q, w.b, w.i_begin + t_begin * T, i_end, w.h_begin + g,
+                    p.dim));
+    }
   };
 
   // Packing a block pays off when many (tile, head) passes read it: about
@@ -967,10 +963,13 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
     // few blocks as they fit (one for small windows, where blocks of the
     // unit's band would cut most tiles in two).
     for (int64_t t = 0; t < tiles; ++t) {
-      // The next tile's new keys.
+      // Queries are packed tile by tile, so the next tile's rows come in
+      // with its new keys, over a whole tile's work.
+      pack_tile(t);
       if (t + 1 < tiles) {
-        queue_keys(std::max(tile_hi(t) + 1, tile_lo(t + 1)), tile_hi(t + 1) + 1,
-                   tile_calls(t, tile_lo(t), tile_hi(t) + 1 - tile_lo(t)));
+        queue_keys(std::max(tile_hi(t) + 1, tile_lo(t + 1)), tile_hi(t + 1) + 1);
+        queue_queries(t + 1, t + 2);
+        pf.Spread(tile_calls(t, tile_lo(t), tile_hi(t) + 1 - tile_lo(t)));
       }
       for (int64_t j0 = tile_lo(t); j0 <= tile_hi(t); j0 += kKeyBlock) {
         run_tile(t, j0, std::min(kKeyBlock, tile_hi(t) + 1 - j0),
@@ -980,12 +979,12 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
       pf.Rest();
     }
   } else {
+    int64_t packed = 0;  // tiles [0, packed) are packed
     const int64_t j_begin = tile_lo(0);
     const int64_t j_end = tile_hi(tiles - 1) + 1;
     for (int64_t j0 = j_begin; j0 < j_end; j0 += kKeyBlock) {
       const int64_t n = std::min(kKeyBlock, j_end - j0);
       const int64_t next_n = std::min(kKeyBlock, j_end - j0 - n);
-      PackBlock(p, w, j0, n, pack_k, pack_v, dv_pad, s);
       // The tiles whose windows reach this block.
       int64_t t_begin = tiles, t_end = 0;
       for (int64_t t = 0; t < tiles; ++t) {
@@ -994,16 +993,25 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
           t_end = t + 1;
         }
       }
-      // The next block.
+      // Queries first: the packed block is then the latest in L1.
+      for (; packed < t_end; ++packed) pack_tile(packed);
+      PackBlock(p, w, j0, n, pack_k, pack_v, dv_pad, s);
+      // The next block, and the query rows of the tiles it reaches first.
+      int64_t t_next = t_end;
+      while (t_next < tiles && tile_lo(t_next) < j0 + n + next_n) ++t_next;
       int64_t calls = 0;
       for (int64_t t = t_begin; t < t_end; ++t) calls += tile_calls(t, j0, n);
-      queue_keys(j0 + n, j0 + n + next_n, calls);
+      queue_keys(j0 + n, j0 + n + next_n);
+      queue_queries(t_end, t_next);
+      pf.Spread(calls);
       for (int64_t t = t_begin; t < t_end; ++t) {
         run_tile(t, j0, n, pack_k ? s.kpack : p.k.Row(w.b, j0, w.kv_head),
                  pack_k ? p.dim : p.k.stride_seq, s.vpack, dv_pad, &pf);
       }
       pf.Rest();
     }
+    // Tiles that no block reaches still need their softmax state reset.
+    for (; packed < tiles; ++packed) pack_tile(packed);
   }
 
   // Each tile's last block wrote its output. A tile that reaches no key

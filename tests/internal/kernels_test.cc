@@ -105,7 +105,10 @@ TEST_CASE("Every kernel matches the scalar kernel, in any unit order",
       // Scores that climb by ~0.5 (log2) per key raise the running max many
       // times inside a key block, for rows whose q.k is positive.
       {300, 300, 2, 1, 64, 64, -1, -1, 0, 1.0f},
-      {200, 200, 1, 1, 32, 32, 100, 0, 0, 2.0f}};
+      {200, 200, 1, 1, 32, 32, 100, 0, 0, 2.0f},
+      // Packed key blocks, and a unit whose last tiles see no key (positions
+      // past the keys): no block reaches them, yet their state is reset.
+      {600, 450, 1, 1, 16, 16, 100, 100, 0}};
   const Target& scalar = AvailableTargets().back();
   unsigned seed = 1;
   for (const Case& c : cases) {
