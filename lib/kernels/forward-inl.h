@@ -967,7 +967,8 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
       // with its new keys, over a whole tile's work.
       pack_tile(t);
       if (t + 1 < tiles) {
-        queue_keys(std::max(tile_hi(t) + 1, tile_lo(t + 1)), tile_hi(t + 1) + 1);
+        queue_keys(std::max(tile_hi(t) + 1, tile_lo(t + 1)),
+                   tile_hi(t + 1) + 1);
         queue_queries(t + 1, t + 2);
         pf.Spread(tile_calls(t, tile_lo(t), tile_hi(t) + 1 - tile_lo(t)));
       }
