@@ -935,22 +935,22 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
   };
 
   LineQueue pf;
-  // Queues the K and V rows of keys [j_begin, j_end) in place of what was
-  // queued; the caller then spreads the queue over the calls before they
-  // are read (spreading it over the first half measured the same or up to
-  // 2% slower).
-  const auto queue_keys = [&](int64_t j_begin, int64_t j_end) {
+  // Queues, in place of what was queued, the K and V rows of keys
+  // [j_begin, j_end) and the query rows of tiles [t_begin, t_end) (every
+  // head), to be asked for over the `calls` calls before they are read
+  // (spreading them over the first half measured the same or up to 2%
+  // slower).
+  const auto queue_next = [&](int64_t j_begin, int64_t j_end, int64_t t_begin,
+                              int64_t t_end, int64_t calls) {
     pf = LineQueue();
     pf.Add(RowsOf(p.k, w.b, j_begin, j_end, w.kv_head, p.dim));
     pf.Add(RowsOf(p.v, w.b, j_begin, j_end, w.kv_head, p.dim_v));
-  };
-  // Queues the query rows of tiles [t_begin, t_end), every head, after them.
-  const auto queue_queries = [&](int64_t t_begin, int64_t t_end) {
     const int64_t i_end = std::min(w.i_begin + t_end * T, w.i_end);
     for (int64_t g = 0; g < heads; ++g) {
       pf.Add(RowsOf(p.q, w.b, w.i_begin + t_begin * T, i_end, w.h_begin + g,
                     p.dim));
     }
+    pf.Spread(calls);
   };
 
   // Packing a block pays off when many (tile, head) passes read it: about
@@ -967,10 +967,9 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
       // with its new keys, over a whole tile's work.
       pack_tile(t);
       if (t + 1 < tiles) {
-        queue_keys(std::max(tile_hi(t) + 1, tile_lo(t + 1)),
-                   tile_hi(t + 1) + 1);
-        queue_queries(t + 1, t + 2);
-        pf.Spread(tile_calls(t, tile_lo(t), tile_hi(t) + 1 - tile_lo(t)));
+        queue_next(std::max(tile_hi(t) + 1, tile_lo(t + 1)), tile_hi(t + 1) + 1,
+                   t + 1, t + 2,
+                   tile_calls(t, tile_lo(t), tile_hi(t) + 1 - tile_lo(t)));
       }
       for (int64_t j0 = tile_lo(t); j0 <= tile_hi(t); j0 += kKeyBlock) {
         run_tile(t, j0, std::min(kKeyBlock, tile_hi(t) + 1 - j0),
@@ -1002,9 +1001,7 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
       while (t_next < tiles && tile_lo(t_next) < j0 + n + next_n) ++t_next;
       int64_t calls = 0;
       for (int64_t t = t_begin; t < t_end; ++t) calls += tile_calls(t, j0, n);
-      queue_keys(j0 + n, j0 + n + next_n);
-      queue_queries(t_end, t_next);
-      pf.Spread(calls);
+      queue_next(j0 + n, j0 + n + next_n, t_end, t_next, calls);
       for (int64_t t = t_begin; t < t_end; ++t) {
         run_tile(t, j0, n, pack_k ? s.kpack : p.k.Row(w.b, j0, w.kv_head),
                  pack_k ? p.dim : p.k.stride_seq, s.vpack, dv_pad, &pf);
