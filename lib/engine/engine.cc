@@ -43,9 +43,7 @@ struct Work {
 void RunChunk(void* context, int64_t begin, int64_t end, int slot) {
   const Work& w = *static_cast<const Work*>(context);
   float* scratch = w.scratch + static_cast<size_t>(slot) * w.scratch_stride;
-  for (int64_t u = begin; u < end; ++u) {
-    w.kernel->run_unit(*w.problem, *w.tiling, u, scratch);
-  }
+  w.kernel->run_units(*w.problem, *w.tiling, begin, end, scratch);
 }
 
 }  // namespace

@@ -160,9 +160,10 @@ HWY_INLINE RowSet RowsOf(const View<T>& t, int64_t b, int64_t s_begin,
 // D = 64, W = 128, bursts of a block's K and V rows cost ~6% of the time.
 class LineQueue {
  public:
-  // K and V, and the query rows of up to four heads (the engine's units
-  // hold at most four; a fifth head's rows would go without prefetches).
-  static constexpr int kMaxSets = 6;
+  // K and V, and the query and output rows of up to four heads (the
+  // engine's units hold at most four; a fifth head's rows would go without
+  // prefetches).
+  static constexpr int kMaxSets = 10;
 
   // Queues the rows of `set` after those queued so far.
   void Add(const RowSet& set) {
@@ -850,10 +851,39 @@ HWY_INLINE void PackQueries(DF df, const float* HWY_RESTRICT q,
   }
 }
 
+// What a unit reads and writes next, for the line queue: K and V rows of
+// keys [j_begin, j_end), and for every head the query rows [q_begin, q_end)
+// and the output rows [o_begin, o_end).
+struct NextRows {
+  int64_t j_begin, j_end, q_begin, q_end, o_begin, o_end;
+};
+
+// Queues, in place of what was queued, the rows `r` of unit w, to be asked
+// for over about `calls` calls of Next(). Output rows are fetched too: a
+// tile's last block stores its rows of out, and each store to a line not in
+// the cache waits for it, so the store buffer fills (32 rows x 4 vectors at
+// D = 64) and the kernel stalls: +5-16% on the D = 64, W = 128 and W = 16
+// rows, causal or not.
+HWY_INLINE void QueueRows(const Problem& p, const Unit& w, const NextRows& r,
+                          int64_t calls, LineQueue* pf) {
+  *pf = LineQueue();
+  pf->Add(RowsOf(p.k, w.b, r.j_begin, r.j_end, w.kv_head, p.dim));
+  pf->Add(RowsOf(p.v, w.b, r.j_begin, r.j_end, w.kv_head, p.dim_v));
+  for (int64_t h = w.h_begin; h < w.h_end; ++h) {
+    pf->Add(RowsOf(p.q, w.b, r.q_begin, r.q_end, h, p.dim));
+  }
+  for (int64_t h = w.h_begin; h < w.h_end; ++h) {
+    pf->Add(RowsOf(p.out, w.b, r.o_begin, r.o_end, h, p.dim_v));
+  }
+  pf->Spread(calls);
+}
+
 // Computes one unit: every tile of T queries and every head of the unit
-// against each key block of the unit's band, packing each block once.
+// against each key block of the unit's band, packing each block once. During
+// its last key block it fetches the first block and tile of `next` (if not
+// null), the unit this thread computes next.
 HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
-                            const Scratch& s) {
+                            const Unit* next, const Scratch& s) {
   const int64_t T = static_cast<int64_t>(2 * hn::Lanes(df));
   const int64_t heads = w.h_end - w.h_begin;
   const int64_t tiles = (w.i_end - w.i_begin + T - 1) / T;
@@ -935,22 +965,34 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
   };
 
   LineQueue pf;
-  // Queues, in place of what was queued, the K and V rows of keys
-  // [j_begin, j_end) and the query rows of tiles [t_begin, t_end) (every
-  // head), to be asked for over the `calls` calls before they are read
-  // (spreading them over the first half measured the same or up to 2%
-  // slower).
+  // Queues the K and V rows of keys [j_begin, j_end), the query rows of
+  // tiles [t_begin, t_end) and the output rows of tiles [o_begin, o_end),
+  // to be asked for over the `calls` calls before they are read (spreading
+  // them over the first half measured the same or up to 2% slower).
   const auto queue_next = [&](int64_t j_begin, int64_t j_end, int64_t t_begin,
-                              int64_t t_end, int64_t calls) {
+                              int64_t t_end, int64_t o_begin, int64_t o_end,
+                              int64_t calls) {
+    const auto row = [&](int64_t t) {
+      return std::min(w.i_begin + t * T, w.i_end);
+    };
+    QueueRows(
+        p, w,
+        {j_begin, j_end, row(t_begin), row(t_end), row(o_begin), row(o_end)},
+        calls, &pf);
+  };
+  // The same for the next unit's first key block and first tile, which
+  // would otherwise start on demand misses (K and V of the halo were read
+  // by its neighbour long ago): +0-4%.
+  const auto queue_next_unit = [&](int64_t calls) {
     pf = LineQueue();
-    pf.Add(RowsOf(p.k, w.b, j_begin, j_end, w.kv_head, p.dim));
-    pf.Add(RowsOf(p.v, w.b, j_begin, j_end, w.kv_head, p.dim_v));
-    const int64_t i_end = std::min(w.i_begin + t_end * T, w.i_end);
-    for (int64_t g = 0; g < heads; ++g) {
-      pf.Add(RowsOf(p.q, w.b, w.i_begin + t_begin * T, i_end, w.h_begin + g,
-                    p.dim));
-    }
-    pf.Spread(calls);
+    if (next == nullptr) return;
+    const int64_t i_end = std::min(next->i_begin + T, next->i_end);
+    const int64_t j_begin = p.KeyLo(p.Position(next->i_begin));
+    const int64_t j_end =
+        std::min(p.KeyHi(p.Position(i_end - 1)) + 1, j_begin + kKeyBlock);
+    QueueRows(p, *next,
+              {j_begin, j_end, next->i_begin, i_end, next->i_begin, i_end},
+              calls, &pf);
   };
 
   // Packing a block pays off when many (tile, head) passes read it: about
@@ -963,13 +1005,16 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
     // few blocks as they fit (one for small windows, where blocks of the
     // unit's band would cut most tiles in two).
     for (int64_t t = 0; t < tiles; ++t) {
-      // Queries are packed tile by tile, so the next tile's rows come in
-      // with its new keys, over a whole tile's work.
+      // Queries are packed tile by tile, so the next tile's query and output
+      // rows come in with its new keys, over a whole tile's work.
       pack_tile(t);
+      const int64_t calls =
+          tile_calls(t, tile_lo(t), tile_hi(t) + 1 - tile_lo(t));
       if (t + 1 < tiles) {
         queue_next(std::max(tile_hi(t) + 1, tile_lo(t + 1)), tile_hi(t + 1) + 1,
-                   t + 1, t + 2,
-                   tile_calls(t, tile_lo(t), tile_hi(t) + 1 - tile_lo(t)));
+                   t + 1, t + 2, t + 1, t + 2, calls);
+      } else {
+        queue_next_unit(calls);
       }
       for (int64_t j0 = tile_lo(t); j0 <= tile_hi(t); j0 += kKeyBlock) {
         run_tile(t, j0, std::min(kKeyBlock, tile_hi(t) + 1 - j0),
@@ -996,12 +1041,22 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
       // Queries first: the packed block is then the latest in L1.
       for (; packed < t_end; ++packed) pack_tile(packed);
       PackBlock(p, w, j0, n, pack_k, pack_v, dv_pad, s);
-      // The next block, and the query rows of the tiles it reaches first.
+      // The next block, the query rows of the tiles it reaches first and the
+      // output rows of those it is the last block of.
       int64_t t_next = t_end;
       while (t_next < tiles && tile_lo(t_next) < j0 + n + next_n) ++t_next;
       int64_t calls = 0;
       for (int64_t t = t_begin; t < t_end; ++t) calls += tile_calls(t, j0, n);
-      queue_next(j0 + n, j0 + n + next_n, t_end, t_next, calls);
+      if (next_n > 0) {
+        int64_t o_begin = t_begin;
+        while (o_begin < tiles && tile_hi(o_begin) < j0 + n) ++o_begin;
+        int64_t o_end = o_begin;
+        while (o_end < tiles && tile_hi(o_end) < j0 + n + next_n) ++o_end;
+        queue_next(j0 + n, j0 + n + next_n, t_end, t_next, o_begin, o_end,
+                   calls);
+      } else {
+        queue_next_unit(calls);
+      }
       for (int64_t t = t_begin; t < t_end; ++t) {
         run_tile(t, j0, n, pack_k ? s.kpack : p.k.Row(w.b, j0, w.kv_head),
                  pack_k ? p.dim : p.k.stride_seq, s.vpack, dv_pad, &pf);
@@ -1049,15 +1104,19 @@ HWY_INLINE size_t ScratchFloats(const Problem& p, const Tiling& t) {
                          static_cast<size_t>(PaddedDv(df, p.dim_v)), T);
 }
 
-HWY_INLINE void RunUnit(const Problem& p, const Tiling& t, int64_t u,
-                        float* scratch) {
+HWY_INLINE void RunUnits(const Problem& p, const Tiling& t, int64_t begin,
+                         int64_t end, float* scratch) {
   const DF df;
   const size_t T = 2 * hn::Lanes(df);
   const size_t tiles = static_cast<size_t>(t.block_q) / T;
   const Scratch s(scratch, static_cast<size_t>(t.heads_per_unit) * tiles * T,
                   static_cast<size_t>(p.dim),
                   static_cast<size_t>(PaddedDv(df, p.dim_v)), T);
-  ForwardUnit(df, p, UnitAt(p, t, u), s);
+  for (int64_t u = begin; u < end; ++u) {
+    Unit next{};
+    if (u + 1 < end) next = UnitAt(p, t, u + 1);
+    ForwardUnit(df, p, UnitAt(p, t, u), u + 1 < end ? &next : nullptr, s);
+  }
 }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)

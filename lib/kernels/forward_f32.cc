@@ -17,8 +17,9 @@ int64_t QueryTileF32() { return QueryTile(); }
 size_t ScratchFloatsF32(const Problem& p, const Tiling& t) {
   return ScratchFloats(p, t);
 }
-void RunUnitF32(const Problem& p, const Tiling& t, int64_t u, float* s) {
-  RunUnit(p, t, u, s);
+void RunUnitsF32(const Problem& p, const Tiling& t, int64_t begin, int64_t end,
+                 float* s) {
+  RunUnits(p, t, begin, end, s);
 }
 void Exp2F32(const float* x, size_t n, float* out) {
   const DF df;
@@ -41,7 +42,7 @@ HWY_AFTER_NAMESPACE();
 namespace swattn {
 
 #define SWATTN_KERNEL(bit, ns, name)                                  \
-  {bit, name, {&ns::QueryTileF32, &ns::ScratchFloatsF32, &ns::RunUnitF32}, \
+  {bit, name, {&ns::QueryTileF32, &ns::ScratchFloatsF32, &ns::RunUnitsF32}, \
    &ns::Exp2F32},
 
 // Best first. The baseline HWY_SCALAR/EMU128 targets are compiled but not

@@ -17,9 +17,11 @@ struct ForwardKernel {
   int64_t (*query_tile)();
   // Floats of scratch (64-byte aligned) one thread needs for this problem.
   size_t (*scratch_floats)(const Problem& p, const Tiling& t);
-  // Computes unit u: writes its rows of out and, if requested, of lse.
-  void (*run_unit)(const Problem& p, const Tiling& t, int64_t u,
-                   float* scratch);
+  // Computes units [begin, end) in order: writes their rows of out and, if
+  // requested, of lse. Knowing the next unit lets a kernel fetch its first
+  // rows during the current one.
+  void (*run_units)(const Problem& p, const Tiling& t, int64_t begin,
+                    int64_t end, float* scratch);
 };
 
 // A Highway-compiled kernel, with the Highway target bit it needs.

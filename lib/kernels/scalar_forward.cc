@@ -63,11 +63,14 @@ size_t ScratchFloats(const Problem& p, const Tiling&) {
   return static_cast<size_t>(p.dim_v);
 }
 
-void RunUnit(const Problem& p, const Tiling& t, int64_t u, float* scratch) {
-  const Unit w = UnitAt(p, t, u);
-  for (int64_t h = w.h_begin; h < w.h_end; ++h) {
-    for (int64_t i = w.i_begin; i < w.i_end; ++i) {
-      ForwardRow(p, w.b, h, i, scratch);
+void RunUnits(const Problem& p, const Tiling& t, int64_t begin, int64_t end,
+              float* scratch) {
+  for (int64_t u = begin; u < end; ++u) {
+    const Unit w = UnitAt(p, t, u);
+    for (int64_t h = w.h_begin; h < w.h_end; ++h) {
+      for (int64_t i = w.i_begin; i < w.i_end; ++i) {
+        ForwardRow(p, w.b, h, i, scratch);
+      }
     }
   }
 }
@@ -75,7 +78,7 @@ void RunUnit(const Problem& p, const Tiling& t, int64_t u, float* scratch) {
 }  // namespace
 
 const ForwardKernel& ScalarKernel() {
-  static const ForwardKernel kernel = {&QueryTile, &ScratchFloats, &RunUnit};
+  static const ForwardKernel kernel = {&QueryTile, &ScratchFloats, &RunUnits};
   return kernel;
 }
 

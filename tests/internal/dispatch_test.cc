@@ -19,7 +19,7 @@ TEST_CASE("Targets are unique, compiled and end with scalar", "[dispatch]") {
     CHECK(names.insert(t.name).second);
     CHECK(t.kernel.query_tile != nullptr);
     CHECK(t.kernel.scratch_floats != nullptr);
-    CHECK(t.kernel.run_unit != nullptr);
+    CHECK(t.kernel.run_units != nullptr);
   }
   // Every SIMD kernel the CPU runs is listed, in the compiled (best first)
   // order.

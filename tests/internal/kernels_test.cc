@@ -67,8 +67,9 @@ Data Make(int64_t nq, int64_t nk, int64_t heads, int64_t kv_heads,
   return d;
 }
 
-// Runs every unit of `kernel` in the given order with exactly the scratch
-// it asks for, followed by a guard region that must stay untouched.
+// Runs every unit of `kernel` with exactly the scratch it asks for, followed
+// by a guard region that must stay untouched: forward as one chunk (each
+// unit fetches the next one's first rows), or in reverse one unit a call.
 void RunUnitsInOrder(const ForwardKernel& kernel, const Problem& p,
                      bool reverse) {
   const Tiling t = PlanTiling(p, kernel);
@@ -79,8 +80,12 @@ void RunUnitsInOrder(const ForwardKernel& kernel, const Problem& p,
   float* scratch = static_cast<float*>(std::aligned_alloc(64, bytes));
   REQUIRE(scratch != nullptr);
   std::fill(scratch + floats, scratch + floats + guard, kGuard);
-  for (int64_t n = 0; n < t.units; ++n) {
-    kernel.run_unit(p, t, reverse ? t.units - 1 - n : n, scratch);
+  if (reverse) {
+    for (int64_t u = t.units - 1; u >= 0; --u) {
+      kernel.run_units(p, t, u, u + 1, scratch);
+    }
+  } else {
+    kernel.run_units(p, t, 0, t.units, scratch);
   }
   bool intact = true;
   for (size_t i = floats; i < floats + guard; ++i) intact &= scratch[i] == kGuard;
