@@ -860,10 +860,10 @@ struct NextRows {
 
 // Queues, in place of what was queued, the rows `r` of unit w, to be asked
 // for over about `calls` calls of Next(). Output rows are fetched too: a
-// tile's last block stores its rows of out, and each store to a line not in
-// the cache waits for it, so the store buffer fills (32 rows x 4 vectors at
-// D = 64) and the kernel stalls: +5-16% on the D = 64, W = 128 and W = 16
-// rows, causal or not.
+// tile's last block stores its rows of out (128 vectors at D = 64), and
+// stores to lines not in the cache wait for them, most likely until the
+// store buffer fills and stalls the core: +5-16% on the D = 64, W = 128 and
+// W = 16 rows, causal or not.
 HWY_INLINE void QueueRows(const Problem& p, const Unit& w, const NextRows& r,
                           int64_t calls, LineQueue* pf) {
   *pf = LineQueue();
