@@ -17,7 +17,7 @@ uint64_t Next(uint64_t* state) {
   return z ^ (z >> 31);
 }
 
-void Fill(std::vector<float>* values, size_t count, uint64_t seed) {
+void Fill(Floats* values, size_t count, uint64_t seed) {
   values->resize(count);
   uint64_t state = seed;
   for (size_t i = 0; i < count; ++i) {
@@ -27,8 +27,7 @@ void Fill(std::vector<float>* values, size_t count, uint64_t seed) {
   }
 }
 
-swattn_tensor View(const std::vector<float>& data, const BaselineShape& s,
-                   int64_t heads) {
+swattn_tensor View(const Floats& data, const BaselineShape& s, int64_t heads) {
   swattn_tensor t;
   t.data = const_cast<float*>(data.data());
   t.dtype = SWATTN_DTYPE_F32;
@@ -80,7 +79,7 @@ double Problem::TensorBytes() const {
          sizeof(float);
 }
 
-double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
+double MaxAbsDiff(const Floats& a, const Floats& b) {
   if (a.size() != b.size()) return std::numeric_limits<double>::quiet_NaN();
   double worst = 0.0;
   for (size_t i = 0; i < a.size(); ++i) {

@@ -3,13 +3,45 @@
 #ifndef SWATTN_BENCH_PROBLEM_H_
 #define SWATTN_BENCH_PROBLEM_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <vector>
 
 #include "baselines.h"
 #include "swattn/swattn.h"
 
 namespace swattn_bench {
+
+// Allocates on 64-byte boundaries, as inference engines allocate tensors:
+// rows of a multiple of 16 floats are then whole cache lines. (malloc's
+// 16-byte alignment spreads each row over one line more, and keeps the
+// kernel from streaming the output: 4% to 7% at W = 16.)
+template <typename T>
+struct LineAllocator {
+  using value_type = T;
+  LineAllocator() = default;
+  template <typename U>
+  LineAllocator(const LineAllocator<U>&) {}  // NOLINT: rebinding
+  T* allocate(size_t n) {
+    const size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, bytes == 0 ? 64 : bytes);
+    if (p == nullptr) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { std::free(p); }
+  template <typename U>
+  bool operator==(const LineAllocator<U>&) const {
+    return true;
+  }
+  template <typename U>
+  bool operator!=(const LineAllocator<U>&) const {
+    return false;
+  }
+};
+
+using Floats = std::vector<float, LineAllocator<float>>;
 
 class Problem {
  public:
@@ -37,16 +69,16 @@ class Problem {
   // Bytes of q, k, v and out together.
   double TensorBytes() const;
 
-  std::vector<float>& out() { return out_; }
-  const std::vector<float>& out() const { return out_; }
+  Floats& out() { return out_; }
+  const Floats& out() const { return out_; }
 
  private:
   BaselineShape shape_;
-  std::vector<float> q_, k_, v_, out_;
+  Floats q_, k_, v_, out_;
 };
 
 // Largest |a[i] - b[i]| (NaN if either holds a NaN, or sizes differ).
-double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b);
+double MaxAbsDiff(const Floats& a, const Floats& b);
 
 }  // namespace swattn_bench
 

@@ -211,7 +211,7 @@ int main(int argc, char** argv) {
     Problem problem(Shape(config, config.scalar_seq));
     const double fast =
         TimeSwattn(&problem, best_target.c_str(), threads, config.runs);
-    const std::vector<float> fast_out = problem.out();
+    const swattn_bench::Floats fast_out = problem.out();
     const double slow = TimeSwattn(&problem, "scalar", threads, 1);
     diff_scalar = swattn_bench::MaxAbsDiff(fast_out, problem.out());
     rows.push_back(
@@ -222,12 +222,12 @@ int main(int argc, char** argv) {
     Problem problem(Shape(config, config.naive_seq));
     const double fast =
         TimeSwattn(&problem, best_target.c_str(), threads, config.runs);
-    const std::vector<float> fast_out = problem.out();
+    const swattn_bench::Floats fast_out = problem.out();
     const double slow = BestSeconds(1, [&] { problem.Naive(); });
     diff_naive = swattn_bench::MaxAbsDiff(fast_out, problem.out());
     rows.push_back({"naive per-query loop", config.naive_seq, 1, slow, fast});
     if (config.dense_seq == config.naive_seq) {
-      const std::vector<float> naive_out = problem.out();
+      const swattn_bench::Floats naive_out = problem.out();
       const double dense = BestSeconds(1, [&] { problem.Dense(); });
       diff_dense = swattn_bench::MaxAbsDiff(naive_out, problem.out());
       rows.push_back(
@@ -238,7 +238,7 @@ int main(int argc, char** argv) {
     Problem problem(Shape(config, config.dense_seq));
     const double fast =
         TimeSwattn(&problem, best_target.c_str(), threads, config.runs);
-    const std::vector<float> fast_out = problem.out();
+    const swattn_bench::Floats fast_out = problem.out();
     const double dense = BestSeconds(1, [&] { problem.Dense(); });
     diff_dense = swattn_bench::MaxAbsDiff(fast_out, problem.out());
     rows.push_back(

@@ -61,6 +61,9 @@ struct Tiling {
   int64_t q_blocks;     // ceil(nq / block_q)
   int64_t head_chunks;  // ceil(Group() / heads_per_unit)
   int64_t units;        // batch * kv_heads * head_chunks * q_blocks
+  // Write the output with non-temporal stores where its rows are whole,
+  // aligned cache lines (see OutputRowsAreLines).
+  bool stream_out = false;
 };
 
 inline Tiling MakeTiling(const Problem& p, int64_t block_q,
@@ -72,6 +75,16 @@ inline Tiling MakeTiling(const Problem& p, int64_t block_q,
   t.head_chunks = (p.Group() + t.heads_per_unit - 1) / t.heads_per_unit;
   t.units = p.batch * p.kv_heads * t.head_chunks * t.q_blocks;
   return t;
+}
+
+// Whether every output row starts on a 64-byte boundary and fills whole
+// cache lines, so that non-temporal stores write full lines only.
+inline bool OutputRowsAreLines(const Problem& p) {
+  constexpr int64_t kLineFloats = 16;
+  const auto whole = [](int64_t floats) { return floats % kLineFloats == 0; };
+  return reinterpret_cast<uintptr_t>(p.out.data) % 64 == 0 && whole(p.dim_v) &&
+         whole(p.out.stride_seq) && whole(p.out.stride_head) &&
+         whole(p.out.stride_batch);
 }
 
 // One unit's share: query heads [h_begin, h_end) (all reading kv_head) and

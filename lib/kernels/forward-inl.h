@@ -17,7 +17,9 @@
 //   O[r][:]  = O[r][:] * alpha[r] + sum_j P[j][r] * v[j][:]   per block
 // so the online softmax needs no horizontal reductions, scores never go
 // through memory, and the rescale of the accumulators rides on their load.
-// A tile's last block stores O / l straight into the output rows.
+// A tile's last block stores O / l straight into the output rows, with
+// non-temporal stores when the engine asks for them and the rows are whole
+// aligned lines (then the line queue does not fetch them).
 //
 // NaN locality: the edge masks select -inf rather than add it, so a NaN key
 // outside a row's window cannot reach that row's scores; the P.V update walks
@@ -39,6 +41,7 @@
 #include <type_traits>
 
 #include "core/problem.h"
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -460,20 +463,24 @@ struct PvEnds {
   float* out;          // output row 0 at this column slice
   int64_t out_stride;  // floats between output rows
   int64_t cols;        // output columns from this slice on
+  bool stream;         // rows are whole aligned lines: store non-temporally
 
   // The same for the rows from r on and the columns from c on.
   PvEnds At(int64_t r, int64_t c) const {
     return PvEnds{first, inv_l == nullptr ? nullptr : inv_l + r,
-                  out + r * out_stride + c, out_stride, cols - c};
+                  out + r * out_stride + c, out_stride, cols - c, stream};
   }
 };
 
-// Stores v to row[c, c + N), cut at column `cols`. The row may be unaligned;
-// a masked store could write past it on targets that emulate one.
+// Stores v to row[c, c + N), cut at column `cols`: non-temporally if
+// `stream` (the row is then aligned). The row may be unaligned otherwise; a
+// masked store could write past it on targets that emulate one.
 HWY_INLINE void StoreOut(DF df, VF v, float* HWY_RESTRICT row, int64_t c,
-                         int64_t cols) {
+                         int64_t cols, bool stream) {
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
-  if (c + N <= cols) {
+  if (stream && c + N <= cols) {
+    hn::Stream(v, df, row + c);
+  } else if (c + N <= cols) {
     hn::StoreU(v, df, row + c);
   } else if (c < cols) {
     HWY_ALIGN float lanes[hn::MaxLanes(df)];
@@ -631,16 +638,16 @@ HWY_INLINE void PvTile(DF df, const float* HWY_RESTRICT pt,
     const auto none = hn::Eq(f, hn::Zero(df));                            \
     float* HWY_RESTRICT row = ends.out + i * ends.out_stride;             \
     StoreOut(df, hn::IfThenZeroElse(none, hn::Mul(a##i, f)), row, 0,      \
-             ends.cols);                                                  \
+             ends.cols, ends.stream);                                     \
     if constexpr (kCols > 1) {                                            \
       StoreOut(df, hn::IfThenZeroElse(none, hn::Mul(b##i, f)), row,       \
-               static_cast<int64_t>(N), ends.cols);                       \
+               static_cast<int64_t>(N), ends.cols, ends.stream);          \
     }                                                                     \
     if constexpr (kCols > 2) {                                            \
       StoreOut(df, hn::IfThenZeroElse(none, hn::Mul(c##i, f)), row,       \
-               static_cast<int64_t>(2 * N), ends.cols);                   \
+               static_cast<int64_t>(2 * N), ends.cols, ends.stream);      \
       StoreOut(df, hn::IfThenZeroElse(none, hn::Mul(d##i, f)), row,       \
-               static_cast<int64_t>(3 * N), ends.cols);                   \
+               static_cast<int64_t>(3 * N), ends.cols, ends.stream);      \
     }                                                                     \
   }
   if (ends.inv_l == nullptr) {
@@ -859,20 +866,20 @@ struct NextRows {
 };
 
 // Queues, in place of what was queued, the rows `r` of unit w, to be asked
-// for over about `calls` calls of Next(). Output rows are fetched too: a
-// tile's last block stores its rows of out (128 vectors at D = 64), and
-// stores to lines not in the cache wait for them, most likely until the
-// store buffer fills and stalls the core: +5-16% on the D = 64, W = 128 and
-// W = 16 rows, causal or not.
+// for over about `calls` calls of Next(). Output rows are fetched too,
+// unless they are streamed: a tile's last block stores its rows of out (128
+// vectors at D = 64), and stores to lines not in the cache wait for them,
+// most likely until the store buffer fills and stalls the core: +5-16% on
+// the D = 64, W = 128 and W = 16 rows, causal or not.
 HWY_INLINE void QueueRows(const Problem& p, const Unit& w, const NextRows& r,
-                          int64_t calls, LineQueue* pf) {
+                          bool stream, int64_t calls, LineQueue* pf) {
   *pf = LineQueue();
   pf->Add(RowsOf(p.k, w.b, r.j_begin, r.j_end, w.kv_head, p.dim));
   pf->Add(RowsOf(p.v, w.b, r.j_begin, r.j_end, w.kv_head, p.dim_v));
   for (int64_t h = w.h_begin; h < w.h_end; ++h) {
     pf->Add(RowsOf(p.q, w.b, r.q_begin, r.q_end, h, p.dim));
   }
-  for (int64_t h = w.h_begin; h < w.h_end; ++h) {
+  for (int64_t h = w.h_begin; h < w.h_end && !stream; ++h) {
     pf->Add(RowsOf(p.out, w.b, r.o_begin, r.o_end, h, p.dim_v));
   }
   pf->Spread(calls);
@@ -881,9 +888,9 @@ HWY_INLINE void QueueRows(const Problem& p, const Unit& w, const NextRows& r,
 // Computes one unit: every tile of T queries and every head of the unit
 // against each key block of the unit's band, packing each block once. During
 // its last key block it fetches the first block and tile of `next` (if not
-// null), the unit this thread computes next.
+// null), the unit this thread computes next. `stream`: see PvEnds.
 HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
-                            const Unit* next, const Scratch& s) {
+                            const Unit* next, bool stream, const Scratch& s) {
   const int64_t T = static_cast<int64_t>(2 * hn::Lanes(df));
   const int64_t heads = w.h_end - w.h_begin;
   const int64_t tiles = (w.i_end - w.i_begin + T - 1) / T;
@@ -942,7 +949,7 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
       }
       const PvEnds ends{first, last ? s.inv_l : nullptr,
                         p.out.Row(w.b, w.i_begin + t * T, w.h_begin + g),
-                        p.out.stride_seq, p.dim_v};
+                        p.out.stride_seq, p.dim_v, stream};
       PvBlock(df, s.st, vb + a * v_stride, v_stride, dv_pad, rows, s.lo, s.hi,
               s.alpha, s.o + x * T * dv_pad, ends, pf);
     }
@@ -978,7 +985,7 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
     QueueRows(
         p, w,
         {j_begin, j_end, row(t_begin), row(t_end), row(o_begin), row(o_end)},
-        calls, &pf);
+        stream, calls, &pf);
   };
   // The same for the next unit's first key block and first tile, which
   // would otherwise start on demand misses (K and V of the halo were read
@@ -992,7 +999,7 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
         std::min(p.KeyHi(p.Position(i_end - 1)) + 1, j_begin + kKeyBlock);
     QueueRows(p, *next,
               {j_begin, j_end, next->i_begin, i_end, next->i_begin, i_end},
-              calls, &pf);
+              stream, calls, &pf);
   };
 
   // Packing a block pays off when many (tile, head) passes read it: about
@@ -1112,11 +1119,16 @@ HWY_INLINE void RunUnits(const Problem& p, const Tiling& t, int64_t begin,
   const Scratch s(scratch, static_cast<size_t>(t.heads_per_unit) * tiles * T,
                   static_cast<size_t>(p.dim),
                   static_cast<size_t>(PaddedDv(df, p.dim_v)), T);
+  const bool stream = t.stream_out && OutputRowsAreLines(p);
   for (int64_t u = begin; u < end; ++u) {
     Unit next{};
     if (u + 1 < end) next = UnitAt(p, t, u + 1);
-    ForwardUnit(df, p, UnitAt(p, t, u), u + 1 < end ? &next : nullptr, s);
+    ForwardUnit(df, p, UnitAt(p, t, u), u + 1 < end ? &next : nullptr, stream,
+                s);
   }
+  // Non-temporal stores are weakly ordered: drain them before the runner
+  // tells other threads that these units are done.
+  if (stream) hwy::FlushStream();
 }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)

@@ -57,6 +57,30 @@ TEST_CASE("KeyLo..KeyHi is exactly the window, clipped", "[core]") {
   }
 }
 
+TEST_CASE("Output rows are whole lines only if every stride keeps them so",
+          "[core]") {
+  alignas(64) static float out[64];
+  Problem p = Shape(2, 10, 10, 3, 1, 1, 1, 0);
+  p.dim_v = 32;
+  p.out = {out, 10 * 3 * 32, 3 * 32, 32};
+  CHECK(OutputRowsAreLines(p));
+  Problem q = p;
+  q.out.data = out + 8;  // 32 bytes past a line
+  CHECK_FALSE(OutputRowsAreLines(q));
+  q = p;
+  q.dim_v = 24;  // a row ends inside a line
+  CHECK_FALSE(OutputRowsAreLines(q));
+  q = p;
+  q.out.stride_head = 40;
+  CHECK_FALSE(OutputRowsAreLines(q));
+  q = p;
+  q.out.stride_seq = 3 * 32 + 8;
+  CHECK_FALSE(OutputRowsAreLines(q));
+  q = p;
+  q.out.stride_batch = 10 * 3 * 32 + 4;
+  CHECK_FALSE(OutputRowsAreLines(q));
+}
+
 TEST_CASE("Units cover every (batch, head, query) exactly once", "[core]") {
   struct Case {
     int64_t batch, nq, heads, kv_heads, block_q, heads_per_unit;

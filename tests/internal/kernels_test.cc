@@ -71,8 +71,9 @@ Data Make(int64_t nq, int64_t nk, int64_t heads, int64_t kv_heads,
 // by a guard region that must stay untouched: forward as one chunk (each
 // unit fetches the next one's first rows), or in reverse one unit a call.
 void RunUnitsInOrder(const ForwardKernel& kernel, const Problem& p,
-                     bool reverse) {
-  const Tiling t = PlanTiling(p, kernel);
+                     bool reverse, bool stream_out = false) {
+  Tiling t = PlanTiling(p, kernel);
+  t.stream_out |= stream_out;
   REQUIRE(t.block_q % kernel.query_tile() == 0);
   const size_t floats = kernel.scratch_floats(p, t);
   const size_t guard = 256;
@@ -248,6 +249,49 @@ TEST_CASE("Query rows too far apart for gather indices", "[kernels]") {
   munmap(map, bytes);
 }
 
+TEST_CASE("Streamed outputs are the bits that stores give", "[kernels]") {
+  // Outputs of whole aligned lines (Dv a multiple of 16) are streamed when
+  // the tiling asks; others, and misaligned ones, fall back to stores.
+  struct Case {
+    int64_t nq, heads, kv_heads, dim, dim_v, left, right;
+    size_t shift;  // floats past a 64-byte boundary where out starts
+    bool lines;    // whether the output rows are then whole aligned lines
+  };
+  const Case cases[] = {{300, 4, 2, 64, 64, 16, 16, 0, true},
+                        {200, 2, 2, 32, 128, 100, 0, 0, true},
+                        {130, 3, 1, 24, 48, -1, -1, 0, true},
+                        {100, 2, 1, 16, 64, 5, 5, 4, false},
+                        {90, 2, 2, 16, 40, 7, 7, 0, false}};
+  for (const Target& target : AvailableTargets()) {
+    unsigned seed = 40;
+    for (const Case& c : cases) {
+      INFO("target " << target.name << " Dv " << c.dim_v << " shift "
+                     << c.shift);
+      Data stored = Make(c.nq, c.nq, c.heads, c.kv_heads, c.dim, c.dim_v,
+                         c.left, c.right, 0, seed);
+      Data streamed = Make(c.nq, c.nq, c.heads, c.kv_heads, c.dim, c.dim_v,
+                           c.left, c.right, 0, seed++);
+      const size_t count = streamed.out.size();
+      const size_t bytes = ((count + c.shift) * sizeof(float) + 63) / 64 * 64;
+      float* line = static_cast<float*>(std::aligned_alloc(64, bytes));
+      REQUIRE(line != nullptr);
+      float* out = line + c.shift;
+      std::fill(out, out + count, kGuard);
+      streamed.p.out.data = out;
+      CHECK(OutputRowsAreLines(streamed.p) == c.lines);
+      RunUnitsInOrder(target.kernel, stored.p, false);
+      RunUnitsInOrder(target.kernel, streamed.p, false, true);
+      CHECK(std::memcmp(stored.out.data(), out, count * sizeof(float)) == 0);
+      CHECK(std::memcmp(stored.lse.data(), streamed.lse.data(),
+                        stored.lse.size() * sizeof(float)) == 0);
+      int written = 0;
+      for (size_t i = 0; i < count; ++i) written += out[i] != kGuard;
+      CHECK(written == static_cast<int>(count));
+      std::free(line);
+    }
+  }
+}
+
 TEST_CASE("The tiling depends on the problem, not on threads", "[engine]") {
   for (const Target& target : AvailableTargets()) {
     for (int64_t kv_heads : {1, 2, 8}) {
@@ -258,7 +302,12 @@ TEST_CASE("The tiling depends on the problem, not on threads", "[engine]") {
       CHECK(t.heads_per_unit >= 1);
       CHECK(t.heads_per_unit <= d.p.Group());
       CHECK(t.units == t.q_blocks * t.head_chunks * kv_heads);
+      CHECK_FALSE(t.stream_out);  // 256 KB of output stays in the caches
     }
+    // 16 MiB of output is streamed (PlanTiling reads no data).
+    Data d = Make(1, 1, 8, 8, 64, 64, 10, 10, 0, 3);
+    d.p.nq = d.p.nk = int64_t{1} << 13;
+    CHECK(PlanTiling(d.p, target.kernel).stream_out);
   }
 }
 
