@@ -120,6 +120,23 @@ def test_empty_rows(run, rng):
     assert np.all(out == 0) and np.all(lse == -np.inf)
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 3, 5, 7), (1, 100, 8, 64)])
+def test_outputs_start_on_a_line(shape):
+    q = np.ones(shape, np.float32)
+    out = swattn.window_attention(q, q, q, 2)
+    assert out.ctypes.data % 64 == 0 and out.flags.c_contiguous
+    assert out.shape == shape and np.all(out == 1)
+
+
+def test_large_output(run, rng):
+    # 8 MiB of output, rows of whole lines: SIMD targets stream it.
+    q, k, v = qkv(rng, 1, 4096, 4096, 8, 8, 64)
+    out = run(swattn.window_attention, q, k, v, 16)
+    for a in (0, 2000, 4032):
+        ref, _ = oracle(q[:, a:a + 64], k, v, 16, 16, query_offset=a)
+        close(out[:, a:a + 64], ref)
+
+
 def test_nan_stays_in_its_windows(run, rng):
     q, k, v = qkv(rng, 1, 30, 30, 1, 1, 4)
     v[0, 15] = np.nan

@@ -95,6 +95,18 @@ def _tensor(a):
     return Tensor(a.ctypes.data, DTYPE_F32, *a.shape, *strides), a
 
 
+def _empty(shape):
+    """An uninitialised float32 C-contiguous array that starts on a 64-byte boundary.
+
+    Rows of a multiple of 16 floats are then whole cache lines, which large
+    outputs are written as without reading them first (non-temporal stores).
+    """
+    n = math.prod(shape)
+    buf = np.empty(n + 16, np.float32)
+    start = (-buf.ctypes.data % 64) // 4
+    return buf[start:start + n].reshape(shape)
+
+
 def sparse_window_attention(Q, K, V, window_size, scale_factor=None):
     """Sliding-window attention of one sequence and one head.
 
@@ -119,7 +131,7 @@ def sparse_window_attention(Q, K, V, window_size, scale_factor=None):
         raise ValueError(f"window_size must be >= 0, got {radius}")
     scale = _scale(scale_factor, "scale_factor")
     Q, K, V = (np.require(x, np.float32, ["C", "A"]) for x in (Q, K, V))
-    out = np.empty((seq_len, V.shape[1]), np.float32)
+    out = _empty((seq_len, V.shape[1]))
     ptr = [x.ctypes.data_as(_float_p) for x in (Q, K, V, out)]
     check(lib.swattn_sparse_window_attention_f32(*ptr, seq_len, d_k, V.shape[1],
                                                  min(radius, _INT64_MAX), scale))
@@ -171,7 +183,7 @@ def window_attention(q, k, v, window, *, scale=None, query_offset=None,
     tk, k = _tensor(_real(k, "k", 4, "[B, Nk, Hkv, D]"))
     tv, v = _tensor(_real(v, "v", 4, "[B, Nk, Hkv, Dv]"))
     batch, nq, heads = q.shape[:3]
-    out = np.empty((batch, nq, heads, v.shape[3]), np.float32)
+    out = _empty((batch, nq, heads, v.shape[3]))
     tout, _ = _tensor(out)
     lse = np.empty((batch, heads, nq), np.float32) if return_lse else None
     lse_p = lse.ctypes.data_as(_float_p) if return_lse else None
