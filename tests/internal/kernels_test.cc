@@ -302,7 +302,7 @@ TEST_CASE("The tiling depends on the problem, not on threads", "[engine]") {
       CHECK(t.heads_per_unit >= 1);
       CHECK(t.heads_per_unit <= d.p.Group());
       CHECK(t.units == t.q_blocks * t.head_chunks * kv_heads);
-      CHECK_FALSE(t.stream_out);  // 256 KB of output stays in the caches
+      CHECK_FALSE(t.stream_out);  // 2 MB of output stays in the caches
     }
     // 16 MiB of output is streamed (PlanTiling reads no data).
     Data d = Make(1, 1, 8, 8, 64, 64, 10, 10, 0, 3);
