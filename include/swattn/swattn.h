@@ -93,7 +93,10 @@ SWATTN_API void swattn_options_init(swattn_options* options);
  * 4-byte aligned float [B, H, Nq] that receives the natural log of each
  * softmax denominator (scores included). Neither out nor lse may overlap
  * q, k, v or each other. |query_offset| is at most 2^59 and scale finite.
- * Thread-safe: concurrent calls with distinct outputs are fine. */
+ * Thread-safe: concurrent calls with distinct outputs are fine. Each calling
+ * thread keeps its scratch (at most 16 MiB) for its next call; the thread's
+ * exit frees it. Large outputs whose rows are whole 64-byte aligned cache
+ * lines are written with non-temporal stores. */
 SWATTN_API swattn_status swattn_forward(const swattn_options* options,
                                         const swattn_tensor* q,
                                         const swattn_tensor* k,

@@ -1,9 +1,8 @@
 #include "engine/engine.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <memory>
 
+#include "engine/scratch.h"
 #include "parallel/runner.h"
 
 namespace swattn {
@@ -32,10 +31,6 @@ constexpr size_t kScratchAlign = 64;
 // into this core while that thread writes them. The scalar kernel's 256-byte
 // slots ran up to 1.45x slower on 2 threads without it.
 constexpr size_t kSlotGap = 128;
-
-struct FreeDeleter {
-  void operator()(float* p) const { std::free(p); }
-};
 
 struct Work {
   const Problem* problem;
@@ -76,14 +71,13 @@ swattn_status RunForward(const Problem& p, int num_threads,
       (target.kernel.scratch_floats(p, tiling) * sizeof(float) +
        kScratchAlign - 1) / kScratchAlign * kScratchAlign + kSlotGap;
   const size_t bytes = per_slot_bytes * static_cast<size_t>(slots);
-  std::unique_ptr<float, FreeDeleter> scratch(
-      static_cast<float*>(std::aligned_alloc(kScratchAlign, std::max(bytes, kScratchAlign))));
-  if (!scratch) {
+  const CallScratch scratch(bytes);
+  if (scratch.data() == nullptr) {
     *error = "could not allocate " + std::to_string(bytes) +
              " bytes of scratch for " + std::to_string(slots) + " threads";
     return SWATTN_ERROR_OUT_OF_MEMORY;
   }
-  Work work{&p, &tiling, &target.kernel, scratch.get(),
+  Work work{&p, &tiling, &target.kernel, scratch.data(),
             per_slot_bytes / sizeof(float)};
   RunUnits(tiling.units, num_threads, &RunChunk, &work);
   return SWATTN_OK;

@@ -329,5 +329,26 @@ TEST_CASE("RunForward gives the same bits for 1, 2 and 7 threads",
   }
 }
 
+TEST_CASE("Scratch left by an earlier call does not change a result",
+          "[engine]") {
+  // Calls on one thread share its scratch: a larger problem in between
+  // leaves other values in it.
+  for (const Target& target : AvailableTargets()) {
+    INFO("target " << target.name);
+    std::string error;
+    Data first = Make(300, 300, 4, 2, 64, 64, 20, 5, 0, 21);
+    REQUIRE(RunForward(first.p, 1, target, &error) == SWATTN_OK);
+    Data between = Make(900, 900, 8, 1, 128, 128, 300, 300, 0, 22);
+    REQUIRE(RunForward(between.p, 1, target, &error) == SWATTN_OK);
+    Data again = Make(300, 300, 4, 2, 64, 64, 20, 5, 0, 21);
+    REQUIRE(RunForward(again.p, 1, target, &error) == SWATTN_OK);
+    CHECK(std::memcmp(first.out.data(), again.out.data(),
+                      first.out.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(first.lse.data(), again.lse.data(),
+                      first.lse.size() * sizeof(float)) == 0);
+    CHECK(first.out[0] != kGuard);
+  }
+}
+
 }  // namespace
 }  // namespace swattn
