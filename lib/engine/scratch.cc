@@ -1,5 +1,7 @@
 #include "engine/scratch.h"
 
+#include <stdint.h>
+
 #include <algorithm>
 
 namespace swattn {
@@ -8,6 +10,7 @@ namespace {
 constexpr size_t kAlign = 64;
 
 float* Allocate(size_t bytes) {
+  if (bytes > SIZE_MAX - kAlign) return nullptr;
   // aligned_alloc wants a multiple of the alignment.
   const size_t size = std::max((bytes + kAlign - 1) / kAlign * kAlign, kAlign);
   return static_cast<float*>(std::aligned_alloc(kAlign, size));

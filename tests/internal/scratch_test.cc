@@ -68,6 +68,8 @@ TEST_CASE("Scratch larger than the cache is the call's own", "[engine]") {
   // What cannot be allocated gives null, not a crash.
   const CallScratch none(SIZE_MAX / 2);
   CHECK(none.data() == nullptr);
+  const CallScratch wraps(SIZE_MAX - 8);  // would wrap when rounded up
+  CHECK(wraps.data() == nullptr);
 }
 
 }  // namespace
