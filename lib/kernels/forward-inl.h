@@ -991,8 +991,10 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
   // would otherwise start on demand misses (K and V of the halo were read
   // by its neighbour long ago): +0-4%.
   const auto queue_next_unit = [&](int64_t calls) {
-    pf = LineQueue();
-    if (next == nullptr) return;
+    if (next == nullptr) {
+      pf = LineQueue();  // nothing left to fetch
+      return;
+    }
     const int64_t i_end = std::min(next->i_begin + T, next->i_end);
     const int64_t j_begin = p.KeyLo(p.Position(next->i_begin));
     const int64_t j_end =
@@ -1120,11 +1122,12 @@ HWY_INLINE void RunUnits(const Problem& p, const Tiling& t, int64_t begin,
                   static_cast<size_t>(p.dim),
                   static_cast<size_t>(PaddedDv(df, p.dim_v)), T);
   const bool stream = t.stream_out && OutputRowsAreLines(p);
+  Unit unit = begin < end ? UnitAt(p, t, begin) : Unit{};
   for (int64_t u = begin; u < end; ++u) {
-    Unit next{};
-    if (u + 1 < end) next = UnitAt(p, t, u + 1);
-    ForwardUnit(df, p, UnitAt(p, t, u), u + 1 < end ? &next : nullptr, stream,
-                s);
+    const bool last = u + 1 == end;
+    const Unit next = last ? Unit{} : UnitAt(p, t, u + 1);
+    ForwardUnit(df, p, unit, last ? nullptr : &next, stream, s);
+    unit = next;
   }
   // Non-temporal stores are weakly ordered: drain them before the runner
   // tells other threads that these units are done.
