@@ -847,7 +847,7 @@ HWY_INLINE void TransposeSquare(VF* r) {
 // Qt[d][r] = q[r][d] * qscale for the tile's rows r < rows, and 0 for the
 // rest; q's rows are q_stride floats apart. x86 transposes N x N blocks in
 // registers: Zen 5 gathers 64-bit lanes at ~1 per 14 cycles, and at W = 16,
-// D = 128 the gathers took a fifth of the time (transposing: +17% there).
+// D = 128 the gathers took a fifth of the time (transposing: +18% there).
 // Other targets gather, two dimensions at a time where the target has 64-bit
 // lanes (gathers were 7% faster than element by element at W = 16, D = 128
 // from L2), unless the row offsets overflow the int32 gather index.
