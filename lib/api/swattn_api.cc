@@ -60,13 +60,25 @@ struct Span {
   bool Overlaps(const Span& o) const { return begin < o.end && o.begin < end; }
 };
 
+// The dtype field as the caller stored it. Any int arrives through the C
+// ABI, and in C++ loading one outside the enum's range as swattn_dtype is
+// undefined (UBSan flags it), so the check reads the bits.
+int32_t DtypeBits(const swattn_tensor* t) {
+  static_assert(sizeof(swattn_dtype) == sizeof(int32_t),
+                "C enums are int-sized on the supported ABIs");
+  int32_t bits;
+  std::memcpy(&bits, &t->dtype, sizeof(bits));
+  return bits;
+}
+
 // Checks one tensor view and returns its byte span.
 Span CheckTensor(const swattn_tensor* t, const char* name) {
   const std::string n = name;
   SWATTN_REQUIRE(t != nullptr, n + " is NULL");
-  SWATTN_REQUIRE(t->dtype == SWATTN_DTYPE_F32,
-                 n + ".dtype " + Str(t->dtype) +
-                     " is not supported (only SWATTN_DTYPE_F32)");
+  const int32_t dtype = DtypeBits(t);
+  SWATTN_REQUIRE(
+      dtype == SWATTN_DTYPE_F32,
+      n + ".dtype " + Str(dtype) + " is not supported (only SWATTN_DTYPE_F32)");
   SWATTN_REQUIRE(t->data != nullptr, n + ".data is NULL");
   SWATTN_REQUIRE(reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0,
                  n + ".data is not aligned to 4 bytes");

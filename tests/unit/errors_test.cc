@@ -224,12 +224,15 @@ std::vector<BadCase> BadForwardCases() {
     const std::string name = TensorName(t);
     cases.push_back({"NULL " + name + ".data", {name},
                      [t](Call& c) { TensorOf(c, t)->data = nullptr; }});
-    cases.push_back({name + " dtype 7", {name, "dtype"}, [t](Call& c) {
-                       TensorOf(c, t)->dtype = static_cast<swattn_dtype>(7);
-                     }});
-    cases.push_back({name + " dtype -1", {name, "dtype"}, [t](Call& c) {
-                       TensorOf(c, t)->dtype = static_cast<swattn_dtype>(-1);
-                     }});
+    // Stored as bits, as a C, Rust or Python caller would store them: a C++
+    // enum cannot hold values outside its range.
+    for (int32_t bad : {7, -1}) {
+      cases.push_back({name + " dtype " + std::to_string(bad),
+                       {name, "dtype"},
+                       [t, bad](Call& c) {
+                         std::memcpy(&TensorOf(c, t)->dtype, &bad, sizeof(bad));
+                       }});
+    }
     const char* fields[] = {"batch", "seq", "heads", "dim"};
     for (int f = 0; f < 4; ++f) {
       for (int64_t bad : {int64_t{0}, int64_t{-3}}) {
