@@ -4,14 +4,17 @@
 #   bash tests/run.sh
 #
 # 1. installs the Debian packages that are missing (.ci/install-deps);
-# 2. builds three trees in the repository root:
+# 2. builds four trees in the repository root:
 #      build/          x86-64, static library, Release: tests, benchmarks and
 #                      examples (the tree README command 1 builds)
 #      build-shared/   x86-64, shared library (BUILD_SHARED_LIBS=ON), tests
+#      build-sanitize/ x86-64 with AddressSanitizer and UBSan
+#                      (SWATTN_SANITIZE): the internal and unit tests; any
+#                      report fails its test
 #      build-aarch64/  aarch64 cross build (cmake/toolchains), tests only,
 #                      run under qemu-aarch64-static (-cpu max: SVE2, SVE,
 #                      NEON; -cpu cortex-a72: NEON only)
-# 3. runs every test of the three trees in ONE ctest invocation
+# 3. runs every test of the trees in ONE ctest invocation
 #    (build-suite/); its summary ("100% tests passed, 0 tests failed out of
 #    N") is the end of the output.
 #
@@ -21,6 +24,7 @@
 #                        (default 1500)
 #   SWATTN_SKIP_DEPS=1   do not run .ci/install-deps
 #   SWATTN_SKIP_ARM=1    leave out the aarch64 build (quick local runs)
+#   SWATTN_SKIP_SANITIZE=1  leave out the sanitizer build (quick local runs)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -85,6 +89,15 @@ step "build-shared/" configure_and_build build-shared \
   -DSWATTN_BUILD_BENCH=OFF -DSWATTN_BUILD_EXAMPLES=OFF
 
 trees=(build build-shared)
+if [[ "${SWATTN_SKIP_SANITIZE:-0}" == 1 ]]; then
+  section "sanitizer build: skipped (SWATTN_SKIP_SANITIZE=1)"
+else
+  section "x86-64 with AddressSanitizer and UBSan (build-sanitize/)"
+  step "build-sanitize/" configure_and_build build-sanitize \
+    -DCMAKE_BUILD_TYPE=Release -DSWATTN_SANITIZE=address,undefined \
+    -DSWATTN_BUILD_BENCH=OFF -DSWATTN_BUILD_EXAMPLES=OFF -DSWATTN_INSTALL=OFF
+  trees+=(build-sanitize)
+fi
 if [[ "${SWATTN_SKIP_ARM:-0}" == 1 ]]; then
   section "aarch64 cross build: skipped (SWATTN_SKIP_ARM=1)"
 else
