@@ -25,7 +25,6 @@ constexpr int64_t kMaxHeadsPerUnit = 4;
 // memory, a quarter of the lines that small windows wait for (W = 16:
 // +6-7%). Smaller outputs stay cached for whoever reads them next.
 constexpr int64_t kStreamOutBytes = int64_t{8} << 20;
-constexpr size_t kScratchAlign = 64;
 // Threads' scratch slots are at least this far apart: the next-line and
 // adjacent-pair prefetchers would otherwise pull a neighbour's first lines
 // into this core while that thread writes them. The scalar kernel's 256-byte

@@ -7,13 +7,13 @@
 namespace swattn {
 namespace {
 
-constexpr size_t kAlign = 64;
-
 float* Allocate(size_t bytes) {
-  if (bytes > SIZE_MAX - kAlign) return nullptr;
+  if (bytes > SIZE_MAX - kScratchAlign) return nullptr;
   // aligned_alloc wants a multiple of the alignment.
-  const size_t size = std::max((bytes + kAlign - 1) / kAlign * kAlign, kAlign);
-  return static_cast<float*>(std::aligned_alloc(kAlign, size));
+  const size_t size =
+      std::max((bytes + kScratchAlign - 1) / kScratchAlign * kScratchAlign,
+               kScratchAlign);
+  return static_cast<float*>(std::aligned_alloc(kScratchAlign, size));
 }
 
 struct Cache {

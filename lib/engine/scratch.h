@@ -14,7 +14,10 @@ namespace swattn {
 // microsecond in malloc and free.
 inline constexpr size_t kCachedScratchBytes = size_t{16} << 20;
 
-// `bytes` of 64-byte aligned scratch for one call: the calling thread's
+// Alignment of CallScratch::data(), in bytes: a cache line.
+inline constexpr size_t kScratchAlign = 64;
+
+// `bytes` of kScratchAlign-aligned scratch for one call: the calling thread's
 // cached buffer (grown to fit) when the call needs at most
 // kCachedScratchBytes and no other call on this thread holds it, else a
 // buffer of its own. data() is null if the memory could not be allocated.

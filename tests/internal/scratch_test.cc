@@ -10,7 +10,7 @@ namespace swattn {
 namespace {
 
 bool Aligned(const float* p) {
-  return reinterpret_cast<uintptr_t>(p) % 64 == 0;
+  return reinterpret_cast<uintptr_t>(p) % kScratchAlign == 0;
 }
 
 TEST_CASE("Calls on one thread reuse its scratch, grown to fit", "[engine]") {
