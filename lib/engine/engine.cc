@@ -1,6 +1,9 @@
 #include "engine/engine.h"
 
+#include <stdint.h>
+
 #include <algorithm>
+#include <string>
 
 #include "engine/scratch.h"
 #include "parallel/runner.h"
@@ -30,6 +33,9 @@ constexpr int64_t kStreamOutBytes = int64_t{8} << 20;
 // into this core while that thread writes them. The scalar kernel's 256-byte
 // slots ran up to 1.45x slower on 2 threads without it.
 constexpr size_t kSlotGap = 128;
+// More scratch than any machine can address: a bound that keeps the byte
+// arithmetic below from wrapping.
+constexpr size_t kMaxScratchBytes = SIZE_MAX / 4;
 
 struct Work {
   const Problem* problem;
@@ -66,9 +72,17 @@ swattn_status RunForward(const Problem& p, int num_threads,
                          const Target& target, std::string* error) {
   const Tiling tiling = PlanTiling(p, target.kernel);
   const int slots = RunnerSlots(num_threads);
-  const size_t per_slot_bytes =
-      (target.kernel.scratch_floats(p, tiling) * sizeof(float) +
-       kScratchAlign - 1) / kScratchAlign * kScratchAlign + kSlotGap;
+  const size_t floats = target.kernel.scratch_floats(p, tiling);
+  // Huge dims (a kernel says SIZE_MAX) would wrap the byte count below.
+  if (floats > kMaxScratchBytes / sizeof(float) / static_cast<size_t>(slots)) {
+    *error = "the scratch for dim " + std::to_string(p.dim) + ", v dim " +
+             std::to_string(p.dim_v) + " on " + std::to_string(slots) +
+             " threads exceeds the address space";
+    return SWATTN_ERROR_OUT_OF_MEMORY;
+  }
+  const size_t per_slot_bytes = (floats * sizeof(float) + kScratchAlign - 1) /
+                                    kScratchAlign * kScratchAlign +
+                                kSlotGap;
   const size_t bytes = per_slot_bytes * static_cast<size_t>(slots);
   const CallScratch scratch(bytes);
   if (scratch.data() == nullptr) {

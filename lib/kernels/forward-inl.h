@@ -35,6 +35,7 @@
 #endif
 
 #include <math.h>
+#include <stdint.h>
 
 #include <algorithm>
 #include <limits>
@@ -742,9 +743,19 @@ struct Scratch {
   int64_t* lo;   // [T]                       block-relative key range per row
   int64_t* hi;   // [T]
 
+  // SIZE_MAX when the count does not fit (dim near kMaxExtent): the engine
+  // then fails the call instead of allocating a wrapped-around size.
   static size_t Floats(size_t rows, size_t dim, size_t dv_pad, size_t T) {
-    return rows * dim + rows * dv_pad + 2 * rows + 3 * T + kKeyBlock * T +
-           kKeyBlock * dim + kKeyBlock * dv_pad + 4 * T + T;
+    // rows * (dim + dv_pad + 2) + kKeyBlock * (dim + dv_pad + T) + 8 * T;
+    // the sums of two extents cannot wrap, the products can.
+    size_t queries, keys, total;
+    if (__builtin_mul_overflow(rows, dim + dv_pad + 2, &queries) ||
+        __builtin_mul_overflow(size_t{kKeyBlock}, dim + dv_pad + T, &keys) ||
+        __builtin_add_overflow(queries, keys, &total) ||
+        __builtin_add_overflow(total, 8 * T, &total)) {
+      return SIZE_MAX;
+    }
+    return total;
   }
 
   // rows = heads * tiles * T.

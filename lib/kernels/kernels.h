@@ -15,7 +15,8 @@ struct ForwardKernel {
   // Query rows the kernel processes together; the engine makes block_q a
   // multiple of it so that results never depend on how units are scheduled.
   int64_t (*query_tile)();
-  // Floats of scratch (64-byte aligned) one thread needs for this problem.
+  // Floats of scratch (64-byte aligned) one thread needs for this problem;
+  // SIZE_MAX when that count does not fit in size_t.
   size_t (*scratch_floats)(const Problem& p, const Tiling& t);
   // Computes units [begin, end) in order: writes their rows of out and, if
   // requested, of lse. Knowing the next unit lets a kernel fetch its first

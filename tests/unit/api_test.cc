@@ -3,6 +3,7 @@
 #include <swattn/swattn.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -84,6 +85,46 @@ TEST_CASE("status_string is never NULL", "[api]") {
     CHECK(std::strlen(text) > 0);
   }
 }
+
+#if UINTPTR_MAX > 0xFFFFFFFFu
+TEST_CASE("a scratch past the address space fails the call, not the process",
+          "[api]") {
+  // q and k claim dims no machine can hold, at an address nothing maps: a
+  // kernel that ran would crash. The SIMD kernels' scratch grows with dim
+  // (2^44: more than can be allocated; 2^57: more bytes than size_t counts;
+  // 2^59: more floats), so the call must fail before reading q or k.
+  float* const unmapped = reinterpret_cast<float*>(uintptr_t{1} << 60);
+  std::vector<float> vb(3, 1.0f), ob(3, kSentinel);
+  const auto tensor = [](float* data, int64_t dim) {
+    swattn_tensor t;
+    std::memset(&t, 0, sizeof(t));
+    t.data = data;
+    t.dtype = SWATTN_DTYPE_F32;
+    t.batch = t.seq = t.heads = 1;
+    t.dim = t.stride_head = t.stride_seq = t.stride_batch = dim;
+    return t;
+  };
+  swattn_options o;
+  swattn_options_init(&o);
+  o.window_left = o.window_right = 0;
+  for (const int64_t dim :
+       {int64_t{1} << 44, int64_t{1} << 57, int64_t{1} << 59}) {
+    INFO("dim " << dim);
+    const swattn_tensor q = tensor(unmapped, dim);
+    const swattn_tensor v = tensor(vb.data(), 3);
+    swattn_tensor out = tensor(ob.data(), 3);
+    ForEachTarget([&](const std::string& name) {
+      if (name == "scalar") return;  // one v row of scratch: it would run
+      const swattn_status st = swattn_forward(&o, &q, &q, &v, &out, nullptr);
+      const std::string error = swattn_last_error();
+      INFO(error);
+      CHECK(st == SWATTN_ERROR_OUT_OF_MEMORY);
+      CHECK(error.find("scratch") != std::string::npos);
+      CHECK(ob == std::vector<float>(3, kSentinel));
+    });
+  }
+}
+#endif
 
 TEST_CASE("version string and number match the header", "[api]") {
   REQUIRE(swattn_version_string() != nullptr);
