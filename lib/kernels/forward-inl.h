@@ -86,6 +86,17 @@ constexpr float kMaxGrowth = 8.0f;
 // with a peaked softmax most products would (bench peaked/).
 constexpr float kExp2Floor = -64.0f;
 
+// c0 + c1 f + ... + c5 f^5 by Horner's rule: the 2^f of both Exp2 below.
+HWY_INLINE VF Poly5(DF df, VF f, float c0, float c1, float c2, float c3,
+                    float c4, float c5) {
+  VF poly = hn::Set(df, c5);
+  poly = hn::MulAdd(poly, f, hn::Set(df, c4));
+  poly = hn::MulAdd(poly, f, hn::Set(df, c3));
+  poly = hn::MulAdd(poly, f, hn::Set(df, c2));
+  poly = hn::MulAdd(poly, f, hn::Set(df, c1));
+  return hn::MulAdd(poly, f, hn::Set(df, c0));
+}
+
 // 2^x for x <= kMaxGrowth (the only inputs: scores minus their stale max).
 // Masked scores (-inf) give exactly 0, and NaN stays NaN.
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
@@ -100,12 +111,9 @@ HWY_INLINE VF Exp2(DF df, VF x) {
       x.raw, _mm512_set1_ps(kExp2Floor), _CMP_NLT_UQ);
   const VF f{
       _mm512_reduce_ps(x.raw, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)};
-  VF poly = hn::Set(df, 1.8671323778107762e-3f);
-  poly = hn::MulAdd(poly, f, hn::Set(df, 9.017025120556355e-3f));
-  poly = hn::MulAdd(poly, f, hn::Set(df, 5.579991638660431e-2f));
-  poly = hn::MulAdd(poly, f, hn::Set(df, 2.4016444385051727e-1f));
-  poly = hn::MulAdd(poly, f, hn::Set(df, 6.931512951850891e-1f));
-  poly = hn::MulAdd(poly, f, hn::Set(df, 1.0f));
+  const VF poly = Poly5(df, f, 1.0f, 6.931512951850891e-1f,
+                        2.4016444385051727e-1f, 5.579991638660431e-2f,
+                        9.017025120556355e-3f, 1.8671323778107762e-3f);
   return VF{_mm512_maskz_scalef_ps(keep, poly.raw, x.raw)};
 }
 #else
@@ -125,12 +133,9 @@ HWY_INLINE VF Exp2(DF df, VF x) {
   const VF magic = hn::Set(df, 12582912.0f + 127.0f);
   const VF biased = hn::Add(x, magic);
   const VF f = hn::Sub(x, hn::Sub(biased, magic));
-  VF poly = hn::Set(df, 1.326470635831356e-3f);
-  poly = hn::MulAdd(poly, f, hn::Set(df, 9.671508334577084e-3f));
-  poly = hn::MulAdd(poly, f, hn::Set(df, 5.550733581185341e-2f));
-  poly = hn::MulAdd(poly, f, hn::Set(df, 2.4022242426872253e-1f));
-  poly = hn::MulAdd(poly, f, hn::Set(df, 6.931470036506653e-1f));
-  poly = hn::MulAdd(poly, f, hn::Set(df, 1.0f));
+  const VF poly = Poly5(df, f, 1.0f, 6.931470036506653e-1f,
+                        2.4022242426872253e-1f, 5.550733581185341e-2f,
+                        9.671508334577084e-3f, 1.326470635831356e-3f);
   const auto bits = hn::ShiftLeft<23>(hn::BitCast(di, biased));
   return hn::Mul(poly, hn::BitCast(df, bits));
 }
