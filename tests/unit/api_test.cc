@@ -107,6 +107,7 @@ TEST_CASE("a scratch past the address space fails the call, not the process",
   swattn_options o;
   swattn_options_init(&o);
   o.window_left = o.window_right = 0;
+  int checked = 0;
   for (const int64_t dim :
        {int64_t{1} << 44, int64_t{1} << 57, int64_t{1} << 59}) {
     INFO("dim " << dim);
@@ -121,8 +122,10 @@ TEST_CASE("a scratch past the address space fails the call, not the process",
       CHECK(st == SWATTN_ERROR_OUT_OF_MEMORY);
       CHECK(error.find("scratch") != std::string::npos);
       CHECK(ob == std::vector<float>(3, kSentinel));
+      ++checked;
     });
   }
+  if (checked == 0) WARN("no SIMD target on this CPU: nothing checked");
 }
 #endif
 
