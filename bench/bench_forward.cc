@@ -11,6 +11,10 @@
 //   sweep_seq/     GFLOP/s and time per query against N, every target
 //   small/         two small calls (16 queries of one head; 64 of 8 heads),
 //                  timed in microseconds per call
+//   decode/        a decode step: one query, the last of N positions,
+//                  against the keys its causal or sliding window sees,
+//                  every target; KV_GB/s is the K and V bytes it reads per
+//                  second (compare membw/)
 //   compare/       swattn, its scalar fallback, naive, dense on one size
 //   scaling/       thread scaling up to the hardware threads
 //   peaked/        the D = 64, W = 128 table row (best target, avx2; scalar
@@ -57,6 +61,7 @@ struct Case {
   std::string impl;  // a swattn target name, "naive" or "dense"
   BaselineShape shape;
   int threads = 1;
+  int64_t queries = 0;  // > 0: only the last `queries` positions query
 };
 
 std::string Name(const Case& c) {
@@ -114,11 +119,13 @@ bool SameShape(const BaselineShape& a, const BaselineShape& b) {
 // benchmark function several times while it sizes the iteration count, and
 // consecutive benchmarks often share a shape, so the inputs are kept until a
 // different shape is asked for.
-Problem& SharedProblem(const BaselineShape& shape) {
+Problem& SharedProblem(const BaselineShape& shape, int64_t queries = 0) {
   static std::unique_ptr<Problem> problem;
-  if (!problem || !SameShape(problem->shape(), shape)) {
+  const int64_t nq = queries > 0 ? queries : shape.seq;
+  if (!problem || !SameShape(problem->shape(), shape) ||
+      problem->queries() != nq) {
     problem.reset();  // free the old one before allocating the new one
-    problem = std::make_unique<Problem>(shape);
+    problem = std::make_unique<Problem>(shape, 1, queries);
   }
   return *problem;
 }
@@ -132,9 +139,14 @@ void SetCounters(benchmark::State& state, const Problem& problem,
   state.counters["peak_GFLOP/s"] = peak;
   state.counters["peak_frac"] = peak > 0 ? gflops / peak : 0.0;
   const double queries =
-      static_cast<double>(problem.shape().batch * problem.shape().seq);
+      static_cast<double>(problem.shape().batch * problem.queries());
   state.counters["us_per_query"] =
       iterations > 0 ? seconds / iterations / queries * 1e6 : 0.0;
+  if (problem.queries() < problem.shape().seq) {
+    state.counters["KV_GB/s"] =
+        seconds > 0 ? problem.VisibleKvBytes() * iterations / seconds * 1e-9
+                    : 0.0;
+  }
 }
 
 using Clock = std::chrono::steady_clock;
@@ -150,7 +162,7 @@ void RunForward(benchmark::State& state, const Case& c) {
     state.SkipWithError(swattn_last_error());
     return;
   }
-  Problem& problem = SharedProblem(c.shape);
+  Problem& problem = SharedProblem(c.shape, c.queries);
   // One untimed call: checks the status, warms caches and scratch, and
   // proves that the forced target really ran.
   if (problem.Forward(c.threads) != SWATTN_OK) {
@@ -286,6 +298,20 @@ void RegisterAll() {
   for (const BaselineShape& s :
        {Shape(16, 1, 1, 64, 4, 4), Shape(64, 8, 8, 128, 16, 0)}) {
     Register({"small", best, s, 1})->Unit(benchmark::kMicrosecond);
+  }
+
+  // Decode steps, every target: the last query of N = 32768 against a
+  // causal cache (GQA 32/8 and MHA 8/8, D = 128) and a sliding window of
+  // 4096 keys. Rows sit in the kernels' lanes, so these show what one query
+  // per head leaves of them.
+  for (const std::string& target : targets) {
+    for (const BaselineShape& s :
+         {Shape(32768, 32, 8, 128, -1, 0), Shape(32768, 8, 8, 128, -1, 0),
+          Shape(32768, 32, 8, 128, 4096, 0)}) {
+      Case c{"decode", target, s, 1};
+      c.queries = 1;
+      Register(c);
+    }
   }
 
   // GFLOP/s against the window radius, every target. The scalar fallback

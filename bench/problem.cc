@@ -1,5 +1,6 @@
 #include "problem.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -27,25 +28,28 @@ void Fill(Floats* values, size_t count, uint64_t seed) {
   }
 }
 
-swattn_tensor View(const Floats& data, const BaselineShape& s, int64_t heads) {
+swattn_tensor View(const Floats& data, const BaselineShape& s, int64_t seq,
+                   int64_t heads) {
   swattn_tensor t;
   t.data = const_cast<float*>(data.data());
   t.dtype = SWATTN_DTYPE_F32;
   t.batch = s.batch;
-  t.seq = s.seq;
+  t.seq = seq;
   t.heads = heads;
   t.dim = s.dim;
   t.stride_head = s.dim;
   t.stride_seq = heads * s.dim;
-  t.stride_batch = s.seq * heads * s.dim;
+  t.stride_batch = seq * heads * s.dim;
   return t;
 }
 
 }  // namespace
 
-Problem::Problem(const BaselineShape& shape, uint64_t seed) : shape_(shape) {
+Problem::Problem(const BaselineShape& shape, uint64_t seed, int64_t queries)
+    : shape_(shape), queries_(queries > 0 ? queries : shape.seq) {
   const size_t rows = static_cast<size_t>(shape.batch * shape.seq);
-  const size_t q_count = rows * static_cast<size_t>(shape.heads * shape.dim);
+  const size_t q_count = static_cast<size_t>(shape.batch * queries_) *
+                         static_cast<size_t>(shape.heads * shape.dim);
   const size_t kv_count =
       rows * static_cast<size_t>(shape.kv_heads * shape.dim);
   Fill(&q_, q_count, seed * 3 + 0);
@@ -61,17 +65,28 @@ swattn_status Problem::Forward(int threads) {
   options.window_right = shape_.right;
   options.scale = shape_.scale;
   options.num_threads = threads;
-  const swattn_tensor q = View(q_, shape_, shape_.heads);
-  const swattn_tensor k = View(k_, shape_, shape_.kv_heads);
-  const swattn_tensor v = View(v_, shape_, shape_.kv_heads);
-  swattn_tensor out = View(out_, shape_, shape_.heads);
+  const swattn_tensor q = View(q_, shape_, queries_, shape_.heads);
+  const swattn_tensor k = View(k_, shape_, shape_.seq, shape_.kv_heads);
+  const swattn_tensor v = View(v_, shape_, shape_.seq, shape_.kv_heads);
+  swattn_tensor out = View(out_, shape_, queries_, shape_.heads);
   return swattn_forward(&options, &q, &k, &v, &out, nullptr);
 }
 
 double Problem::UsefulFlops() const {
-  return swattn_bench::UsefulFlops(shape_.batch, shape_.heads, shape_.seq,
+  return swattn_bench::UsefulFlops(shape_.batch, shape_.heads, queries_,
                                    shape_.seq, shape_.dim, shape_.dim,
                                    shape_.left, shape_.right);
+}
+
+double Problem::VisibleKvBytes() const {
+  // Queries sit at the last positions, so the union of their windows runs
+  // from the first query's lowest key to the last key it may see.
+  const int64_t first = shape_.seq - queries_;
+  const int64_t lo =
+      shape_.left < 0 ? 0 : std::max<int64_t>(0, first - shape_.left);
+  const int64_t hi = shape_.seq - 1;
+  return 2.0 * static_cast<double>(shape_.batch * (hi - lo + 1)) *
+         static_cast<double>(shape_.kv_heads * shape_.dim) * sizeof(float);
 }
 
 double Problem::TensorBytes() const {

@@ -1,5 +1,7 @@
 // A forward problem with random inputs, shared by the benchmark and the demo:
-// contiguous float32 q [B, N, H, D], k and v [B, N, Hkv, D], out [B, N, H, D].
+// contiguous float32 q [B, Nq, H, D], k and v [B, N, Hkv, D], out
+// [B, Nq, H, D], where Nq = N unless the problem asks for fewer queries (the
+// last positions, as in a decode step).
 #ifndef SWATTN_BENCH_PROBLEM_H_
 #define SWATTN_BENCH_PROBLEM_H_
 
@@ -47,15 +49,19 @@ class Problem {
  public:
   // Allocates and fills q, k, v with uniform values in [-1, 1) from a
   // deterministic generator seeded with `seed`; out starts at zero.
-  explicit Problem(const BaselineShape& shape, uint64_t seed = 1);
+  // `queries` > 0 keeps only the last `queries` positions' queries (swattn
+  // only: the baselines take Nq = N).
+  explicit Problem(const BaselineShape& shape, uint64_t seed = 1,
+                   int64_t queries = 0);
 
   const BaselineShape& shape() const { return shape_; }
+  int64_t queries() const { return queries_; }  // Nq
 
   // swattn_forward on this problem's window with `threads` threads
   // (0 = all), writing out(). Returns the status.
   swattn_status Forward(int threads);
 
-  // The baselines, writing out().
+  // The baselines, writing out(). Only for Nq = N.
   void Naive() {
     NaiveWindowAttention(shape_, q_.data(), k_.data(), v_.data(), out_.data());
   }
@@ -69,11 +75,15 @@ class Problem {
   // Bytes of q, k, v and out together.
   double TensorBytes() const;
 
+  // Bytes of the K and V rows that at least one query sees.
+  double VisibleKvBytes() const;
+
   Floats& out() { return out_; }
   const Floats& out() const { return out_; }
 
  private:
   BaselineShape shape_;
+  int64_t queries_;
   Floats q_, k_, v_, out_;
 };
 

@@ -10,8 +10,8 @@
 #
 # Writes to OUT_DIR:
 #   bench.json, bench.txt   swattn_bench: every family (fma_peak, table,
-#                           small, sweep_window, sweep_seq, compare,
-#                           scaling, peaked, membw)
+#                           small, decode, sweep_window, sweep_seq,
+#                           compare, scaling, peaked, membw)
 #   demo.txt                swattn_demo, the headline demonstration
 #   peak_memory.txt         swattn_peak_memory at N = 1048576, H = 4, D = 64
 #   gflops_vs_window.png, gflops_vs_seq.png, table.md   from bench/plot.py
