@@ -302,8 +302,7 @@ void RegisterAll() {
 
   // Decode steps, every target: the last query of N = 32768 against a
   // causal cache (GQA 32/8 and MHA 8/8, D = 128) and a sliding window of
-  // 4096 keys. Rows sit in the kernels' lanes, so these show what one query
-  // per head leaves of them.
+  // 4096 keys: bound by reading K and V (compare membw/).
   for (const std::string& target : targets) {
     for (const BaselineShape& s :
          {Shape(32768, 32, 8, 128, -1, 0), Shape(32768, 8, 8, 128, -1, 0),

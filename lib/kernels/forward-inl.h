@@ -21,6 +21,9 @@
 // non-temporal stores when the engine asks for them and the rows are whole
 // aligned lines (then the line queue does not fetch them).
 //
+// Units of at most kFewRows queries (decode steps) put keys in the lanes
+// instead; see ForwardFewRows.
+//
 // NaN locality: the edge masks select -inf rather than add it, so a NaN key
 // outside a row's window cannot reach that row's scores; the P.V update walks
 // each row's own key range, so 0 * NaN never happens for a value outside it.
@@ -1193,6 +1196,163 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
   }
 }
 
+// Units of at most kFewRows queries (decode steps) take their own path: with
+// rows in the lanes, one query per head would leave all but one lane of each
+// Q.K FMA idle. Here keys are in the lanes: each score is one query's dot
+// product with one key row, read in place, and each (head, query) pair walks
+// its own window N keys at a time with the same stale-max online softmax.
+// kFewRows <= T, so the pairs' state fits the scratch of one tile per head.
+constexpr int64_t kFewRows = 4;
+
+// sum_d a[d] * b[d]; a and b need no alignment.
+HWY_INLINE float Dot(DF df, const float* HWY_RESTRICT a,
+                     const float* HWY_RESTRICT b, int64_t n) {
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  VF acc0 = hn::Zero(df), acc1 = hn::Zero(df);
+  int64_t d = 0;
+  for (; d + 2 * N <= n; d += 2 * N) {
+    acc0 = hn::MulAdd(hn::LoadU(df, a + d), hn::LoadU(df, b + d), acc0);
+    acc1 = hn::MulAdd(hn::LoadU(df, a + d + N), hn::LoadU(df, b + d + N), acc1);
+  }
+  if (d + N <= n) {
+    acc0 = hn::MulAdd(hn::LoadU(df, a + d), hn::LoadU(df, b + d), acc0);
+    d += N;
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0, acc1)));
+  for (; d < n; ++d) sum += a[d] * b[d];
+  return sum;
+}
+
+// acc[0, Dv) += sum over keys j in [a, e] of probs[j - j0] * v[j], adding
+// the keys in increasing j; column slices of up to 4 vectors stay in
+// registers across the keys (through memory, each key would wait for the
+// store of the one before).
+HWY_INLINE void PvFewRows(DF df, const Problem& p, const Unit& w, int64_t a,
+                          int64_t e, int64_t j0,
+                          const float* HWY_RESTRICT probs,
+                          float* HWY_RESTRICT acc) {
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t full = p.dim_v / N * N;
+  const auto v_row = [&](int64_t j) { return p.v.Row(w.b, j, w.kv_head); };
+  int64_t c = 0;
+  for (; c + 4 * N <= full; c += 4 * N) {
+    VF o0 = hn::Load(df, acc + c), o1 = hn::Load(df, acc + c + N);
+    VF o2 = hn::Load(df, acc + c + 2 * N), o3 = hn::Load(df, acc + c + 3 * N);
+    for (int64_t j = a; j <= e; ++j) {
+      const float* HWY_RESTRICT v = v_row(j) + c;
+      const VF pj = hn::Set(df, probs[j - j0]);
+      o0 = hn::MulAdd(pj, hn::LoadU(df, v), o0);
+      o1 = hn::MulAdd(pj, hn::LoadU(df, v + N), o1);
+      o2 = hn::MulAdd(pj, hn::LoadU(df, v + 2 * N), o2);
+      o3 = hn::MulAdd(pj, hn::LoadU(df, v + 3 * N), o3);
+    }
+    hn::Store(o0, df, acc + c);
+    hn::Store(o1, df, acc + c + N);
+    hn::Store(o2, df, acc + c + 2 * N);
+    hn::Store(o3, df, acc + c + 3 * N);
+  }
+  for (; c < full; c += N) {
+    VF o0 = hn::Load(df, acc + c);
+    for (int64_t j = a; j <= e; ++j) {
+      o0 = hn::MulAdd(hn::Set(df, probs[j - j0]), hn::LoadU(df, v_row(j) + c),
+                      o0);
+    }
+    hn::Store(o0, df, acc + c);
+  }
+  for (; c < p.dim_v; ++c) {
+    float o = acc[c];
+    for (int64_t j = a; j <= e; ++j) o += probs[j - j0] * v_row(j)[c];
+    acc[c] = o;
+  }
+}
+
+HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Unit& w,
+                                 const Scratch& s) {
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t rows = w.i_end - w.i_begin;
+  const int64_t pairs = (w.h_end - w.h_begin) * rows;
+  const int64_t dv_pad = PaddedDv(df, p.dim_v);
+  const float qscale = p.scale * kLog2e;
+  // Pair x is head w.h_begin + x / rows, query w.i_begin + x % rows.
+  const auto head_of = [&](int64_t x) { return w.h_begin + x / rows; };
+  const auto query_of = [&](int64_t x) { return w.i_begin + x % rows; };
+  for (int64_t x = 0; x < pairs; ++x) {
+    const float* q = p.q.Row(w.b, query_of(x), head_of(x));
+    float* qs = s.qt + x * p.dim;
+    for (int64_t d = 0; d < p.dim; ++d) qs[d] = q[d] * qscale;
+    float* acc = s.o + x * dv_pad;
+    for (int64_t c = 0; c < dv_pad; c += N)
+      hn::Store(hn::Zero(df), df, acc + c);
+    s.m[x] = kNoMax;
+    s.l[x] = 0.0f;
+  }
+  float* HWY_RESTRICT scores = s.st;     // [N] one chunk's scores
+  float* HWY_RESTRICT probs = s.st + N;  // [N] and probabilities
+  const VF neg_inf = hn::Set(df, -std::numeric_limits<float>::infinity());
+  const int64_t first = p.KeyLo(p.Position(w.i_begin));
+  const int64_t last = p.KeyHi(p.Position(w.i_end - 1));
+  const int64_t k_lines = (p.dim * 4 + 63) / 64;
+  const int64_t v_lines = (p.dim_v * 4 + 63) / 64;
+  for (int64_t j0 = first; j0 <= last; j0 += N) {
+    // The rows two chunks ahead: the pairs' work on this chunk covers the
+    // memory latency, and their strided rows would wait for it otherwise.
+    for (int64_t j = j0 + 2 * N; j < std::min(j0 + 3 * N, last + 1); ++j) {
+      const char* kr =
+          reinterpret_cast<const char*>(p.k.Row(w.b, j, w.kv_head));
+      const char* vr =
+          reinterpret_cast<const char*>(p.v.Row(w.b, j, w.kv_head));
+      for (int64_t i = 0; i < k_lines; ++i)
+        __builtin_prefetch(kr + 64 * i, 0, 2);
+      for (int64_t i = 0; i < v_lines; ++i)
+        __builtin_prefetch(vr + 64 * i, 0, 2);
+    }
+    for (int64_t x = 0; x < pairs; ++x) {
+      const int64_t pos = p.Position(query_of(x));
+      const int64_t a = std::max(p.KeyLo(pos), j0);
+      const int64_t e = std::min(p.KeyHi(pos), j0 + N - 1);
+      if (a > e) continue;
+      // Only the pair's own keys are read, so a NaN outside its window
+      // cannot reach it; the other lanes score -inf and weigh 0.
+      hn::Store(neg_inf, df, scores);
+      const float* qs = s.qt + x * p.dim;
+      for (int64_t j = a; j <= e; ++j) {
+        scores[j - j0] = Dot(df, qs, p.k.Row(w.b, j, w.kv_head), p.dim);
+      }
+      const VF sv = hn::Load(df, scores);
+      const float g = hn::GetLane(hn::MaxOfLanes(df, sv));
+      float* acc = s.o + x * dv_pad;
+      float m = s.m[x];
+      if (g > m + kMaxGrowth) {
+        // 2^(m - g) is 0 while the pair has seen no key (m = kNoMax).
+        const VF alpha = Exp2(df, hn::Set(df, m - g));
+        for (int64_t c = 0; c < dv_pad; c += N) {
+          hn::Store(hn::Mul(hn::Load(df, acc + c), alpha), df, acc + c);
+        }
+        s.l[x] *= hn::GetLane(alpha);
+        m = s.m[x] = g;
+      }
+      const VF pv = Exp2(df, hn::Sub(sv, hn::Set(df, m)));
+      s.l[x] += hn::GetLane(hn::SumOfLanes(df, pv));
+      hn::Store(pv, df, probs);
+      PvFewRows(df, p, w, a, e, j0, probs, acc);
+    }
+  }
+  for (int64_t x = 0; x < pairs; ++x) {
+    const float l = s.l[x];
+    const VF inv_l = hn::Set(df, l == 0.0f ? 0.0f : 1.0f / l);
+    const float* acc = s.o + x * dv_pad;
+    float* out = p.out.Row(w.b, query_of(x), head_of(x));
+    for (int64_t c = 0; c < p.dim_v; c += N) {
+      StoreOut(df, hn::Mul(hn::Load(df, acc + c), inv_l), out, c, p.dim_v,
+               /*stream=*/false);
+    }
+    if (p.lse != nullptr) {
+      p.lse[(w.b * p.heads + head_of(x)) * p.nq + query_of(x)] =
+          s.m[x] * kLn2 + logf(l);
+    }
+  }
+}
+
 HWY_INLINE int64_t QueryTile() {
   return static_cast<int64_t>(2 * hn::Lanes(DF()));
 }
@@ -1219,7 +1379,11 @@ HWY_INLINE void RunUnits(const Problem& p, const Tiling& t, int64_t begin,
   for (int64_t u = begin; u < end; ++u) {
     const bool last = u + 1 == end;
     const Unit next = last ? Unit{} : UnitAt(p, t, u + 1);
-    ForwardUnit(df, p, unit, last ? nullptr : &next, stream, s);
+    if (unit.i_end - unit.i_begin <= kFewRows) {
+      ForwardFewRows(df, p, unit, s);
+    } else {
+      ForwardUnit(df, p, unit, last ? nullptr : &next, stream, s);
+    }
     unit = next;
   }
   // Non-temporal stores are weakly ordered: drain them before the runner

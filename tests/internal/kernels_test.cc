@@ -101,20 +101,39 @@ TEST_CASE("Every kernel matches the scalar kernel, in any unit order",
     float ramp;
   };
   const Case cases[] = {
-      {100, 100, 1, 1, 17, 17, 5, 5, 0},   {300, 300, 4, 2, 64, 64, 16, 16, 0},
-      {257, 257, 2, 1, 33, 20, -1, -1, 0}, {129, 129, 3, 3, 128, 128, 40, 0, 0},
-      {1, 50, 4, 1, 64, 64, 10, 0, 49},    {70, 90, 2, 2, 8, 24, 3, 7, -5},
-      {600, 600, 8, 2, 32, 48, 200, 200, 0}, {40, 40, 1, 1, 5, 5, 2, 2, 60},
-      {700, 700, 1, 1, 16, 16, 0, 0, 0},   {90, 90, 12, 1, 9, 3, 31, 1, 0},
+      {100, 100, 1, 1, 17, 17, 5, 5, 0},
+      {300, 300, 4, 2, 64, 64, 16, 16, 0},
+      {257, 257, 2, 1, 33, 20, -1, -1, 0},
+      {129, 129, 3, 3, 128, 128, 40, 0, 0},
+      {1, 50, 4, 1, 64, 64, 10, 0, 49},
+      {70, 90, 2, 2, 8, 24, 3, 7, -5},
+      {600, 600, 8, 2, 32, 48, 200, 200, 0},
+      {40, 40, 1, 1, 5, 5, 2, 2, 60},
+      {700, 700, 1, 1, 16, 16, 0, 0, 0},
+      {90, 90, 12, 1, 9, 3, 31, 1, 0},
       // Dv over 4, 2 and 1 vectors of P.V columns, the last one cut short.
-      {150, 150, 4, 2, 40, 100, 9, 3, 0},  {120, 130, 2, 2, 16, 50, 6, 6, 10},
+      {150, 150, 4, 2, 40, 100, 9, 3, 0},
+      {120, 130, 2, 2, 16, 50, 6, 6, 10},
       // Scores that climb by ~0.5 (log2) per key raise the running max many
       // times inside a key block, for rows whose q.k is positive.
       {300, 300, 2, 1, 64, 64, -1, -1, 0, 1.0f},
       {200, 200, 1, 1, 32, 32, 100, 0, 0, 2.0f},
       // Packed key blocks, and a unit whose last tiles see no key (positions
       // past the keys): no block reaches them, yet their state is reset.
-      {600, 450, 1, 1, 16, 16, 100, 100, 0}};
+      {600, 450, 1, 1, 16, 16, 100, 100, 0},
+      // Units of at most 4 queries (decode steps: keys in lanes): GQA over
+      // several key chunks, D of 1, 5 and 17, Dv apart from D, rising
+      // scores, every row's window empty (before and past the keys), and a
+      // call whose last unit has 2 rows after full tiles.
+      {1, 300, 8, 2, 128, 128, -1, 0, 299},
+      {2, 200, 4, 1, 17, 5, -1, 0, 198},
+      {3, 150, 2, 2, 5, 40, 20, 0, 147},
+      {4, 64, 4, 4, 1, 1, 10, 3, 60},
+      {4, 100, 2, 1, 64, 64, -1, -1, 30},
+      {3, 200, 2, 1, 32, 32, -1, 0, 197, 1.0f},
+      {4, 20, 1, 1, 8, 8, 2, 2, 30},
+      {2, 10, 1, 1, 8, 8, 2, 2, -10},
+      {34, 40, 2, 1, 16, 16, 3, 3, 0}};
   const Target& scalar = AvailableTargets().back();
   unsigned seed = 1;
   for (const Case& c : cases) {

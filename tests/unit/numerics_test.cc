@@ -211,61 +211,73 @@ void CheckPoisonLocality(const Problem& p, Case& clean, const Result& base,
 TEST_CASE("NaN and Inf stay inside the windows that contain them",
           "[numerics]") {
   const int64_t windows[][2] = {{3, 5}, {0, 7}, {16, 0}, {-1, 0}, {5, -1}};
-  for (const auto& w : windows) {
-    Problem p;
-    p.batch = 2;
-    p.nq = p.nk = 100;
-    p.heads = 2;
-    p.kv_heads = 1;
-    p.dim = 16;
-    p.vdim = 8;
-    p.left = w[0];
-    p.right = w[1];
-    INFO(p.Describe());
-    Case clean(p, 31337);
-    ForEachTarget([&](const std::string& name) {
-      const Result base = RunOn(name, clean);
-      for (int64_t j : {0, 32, 63, 99}) {
-        for (Poison what : {Poison::kKeyNaN, Poison::kValueNaN,
-                            Poison::kKeyInf, Poison::kValueInf}) {
-          CheckPoisonLocality(p, clean, base, name, what, j);
+  // 100 queries, and a decode step's 3 (the last positions, keys in lanes).
+  for (const int64_t nq : {100, 3}) {
+    for (const auto& w : windows) {
+      Problem p;
+      p.batch = 2;
+      p.nq = nq;
+      p.nk = 100;
+      p.heads = 2;
+      p.kv_heads = 1;
+      p.dim = 16;
+      p.vdim = 8;
+      p.left = w[0];
+      p.right = w[1];
+      INFO(p.Describe());
+      Case clean(p, 31337);
+      const std::vector<int64_t> keys =
+          nq == 100 ? std::vector<int64_t>{0, 32, 63, 99}
+                    : std::vector<int64_t>{97, 98, 99};
+      ForEachTarget([&](const std::string& name) {
+        const Result base = RunOn(name, clean);
+        for (int64_t j : keys) {
+          for (Poison what : {Poison::kKeyNaN, Poison::kValueNaN,
+                              Poison::kKeyInf, Poison::kValueInf}) {
+            CheckPoisonLocality(p, clean, base, name, what, j);
+          }
         }
-      }
-    });
+      });
+    }
   }
 }
 
 TEST_CASE("NaN in a query row stays in that row", "[numerics]") {
-  Problem p;
-  p.nq = p.nk = 60;
-  p.heads = 2;
-  p.dim = 12;
-  p.vdim = 5;
-  p.left = 4;
-  p.right = 4;
-  Case clean(p, 2718);
-  Case dirty = clean;
-  const int64_t row = 33;
-  dirty.q.view().at(0, row, 1, 3) = std::numeric_limits<float>::quiet_NaN();
-  ForEachTarget([&](const std::string& name) {
-    Result a = RunOn(name, clean);
-    Result b = RunOn(name, dirty);
-    for (int64_t i = 0; i < p.nq; ++i) {
-      for (int64_t h = 0; h < p.heads; ++h) {
-        INFO("row " << i << " head " << h);
-        const bool poisoned = i == row && h == 1;
-        for (int64_t d = 0; d < p.vdim; ++d) {
-          const float x = b.out.view().at(0, i, h, d);
-          const float y = a.out.view().at(0, i, h, d);
-          if (poisoned) {
-            CHECK(std::isnan(x));
-          } else {
-            CHECK(std::memcmp(&x, &y, sizeof(float)) == 0);
+  // 60 queries, and a decode step's 3 (keys in lanes).
+  for (const int64_t nq : {60, 3}) {
+    Problem p;
+    p.nq = nq;
+    p.nk = 60;
+    p.heads = 2;
+    p.dim = 12;
+    p.vdim = 5;
+    p.left = 4;
+    p.right = 4;
+    INFO(p.Describe());
+    Case clean(p, 2718);
+    Case dirty = clean;
+    const int64_t row = nq == 60 ? 33 : 1;
+    dirty.q.view().at(0, row, 1, 3) = std::numeric_limits<float>::quiet_NaN();
+    ForEachTarget([&](const std::string& name) {
+      Result a = RunOn(name, clean);
+      Result b = RunOn(name, dirty);
+      for (int64_t i = 0; i < p.nq; ++i) {
+        for (int64_t h = 0; h < p.heads; ++h) {
+          INFO("row " << i << " head " << h);
+          const bool poisoned = i == row && h == 1;
+          for (int64_t d = 0; d < p.vdim; ++d) {
+            const float x = b.out.view().at(0, i, h, d);
+            const float y = a.out.view().at(0, i, h, d);
+            if (poisoned) {
+              CHECK(std::isnan(x));
+            } else {
+              CHECK(std::memcmp(&x, &y, sizeof(float)) == 0);
+            }
           }
         }
       }
-    }
-  });
+    });
+  }
 }
 
 }  // namespace
