@@ -121,20 +121,25 @@ TEST_CASE("Every kernel matches the scalar kernel, in any unit order",
       // Packed key blocks, and a unit whose last tiles see no key (positions
       // past the keys): no block reaches them, yet their state is reset.
       {600, 450, 1, 1, 16, 16, 100, 100, 0},
-      // Units of at most 2 queries (decode steps: keys in lanes): GQA over
-      // several key chunks, D of 1, 5 and 17, Dv apart from D, rising
-      // scores, every row's window empty (before and past the keys), and a
-      // call whose last unit has 2 rows after full tiles.
+      // Units of at most 4 queries (decode steps: keys in lanes): GQA over
+      // several key chunks (packed), one query of one head (read in place),
+      // D of 1, 5, 17 and 20, Dv apart from D, rising scores, every row's
+      // window empty (before and past the keys), and a call whose last unit
+      // has 2 rows after full tiles.
       {1, 300, 8, 2, 128, 128, -1, 0, 299},
+      {1, 200, 3, 3, 20, 36, -1, 0, 199},
+      {4, 200, 8, 2, 64, 64, -1, 0, 196},
+      {3, 150, 2, 2, 5, 40, 20, 0, 147},
       {2, 200, 4, 1, 17, 5, -1, 0, 198},
       {2, 150, 2, 2, 5, 40, 20, 0, 148},
       {2, 64, 4, 4, 1, 1, 10, 3, 62},
       {2, 100, 2, 1, 64, 64, -1, -1, 30},
       {2, 200, 2, 1, 32, 32, -1, 0, 198, 1.0f},
       {2, 20, 1, 1, 8, 8, 2, 2, 30},
-      // 3 and 4 queries: the tiles again.
-      {3, 150, 2, 2, 5, 40, 20, 0, 147},
       {4, 64, 4, 4, 1, 1, 10, 3, 60},
+      // 5 queries: the tiles again.
+      {5, 150, 2, 2, 5, 40, 20, 0, 145},
+      {5, 64, 4, 4, 1, 1, 10, 3, 59},
       {2, 10, 1, 1, 8, 8, 2, 2, -10},
       {34, 40, 2, 1, 16, 16, 3, 3, 0}};
   const Target& scalar = AvailableTargets().back();
