@@ -1263,9 +1263,8 @@ HWY_INLINE VF SumEach(DF df, VF* v) {
 // Lanes [lo, hi]: the dot products of q (dim floats) with the packed key rows
 // k[j * dim, + dim), which sit in L1; the other lanes -inf. One accumulator
 // per key, all reduced together at the end, and q loaded once per 4 vectors
-// of all the keys.
-// Lanes outside [lo, hi] read row lo or hi again: nothing outside the window
-// is read.
+// of all the keys. Lanes outside [lo, hi] read row lo or hi again: nothing
+// outside the window is read.
 HWY_INLINE VF PackedScores(DF df, const float* HWY_RESTRICT q, int64_t dim,
                            int64_t lo, int64_t hi, const float* HWY_RESTRICT k,
                            float* HWY_RESTRICT scores) {
