@@ -133,19 +133,21 @@ void CheckPoisonLocality(const Problem& p, Case& clean, const Result& base,
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
   const View k = dirty.k.view(), v = dirty.v.view();
-  switch (what) {
-    case Poison::kKeyNaN:
-      k.at(1, j, 0, p.dim / 2) = nan;  // one element poisons the score
-      break;
-    case Poison::kValueNaN:
-      for (int64_t d = 0; d < p.vdim; ++d) v.at(1, j, 0, d) = nan;
-      break;
-    case Poison::kKeyInf:
-      for (int64_t d = 0; d < p.dim; ++d) k.at(1, j, 0, d) = inf;
-      break;
-    case Poison::kValueInf:
-      for (int64_t d = 0; d < p.vdim; ++d) v.at(1, j, 0, d) = inf;
-      break;
+  for (int64_t g = 0; g < p.kv_heads; ++g) {  // every head sees key j
+    switch (what) {
+      case Poison::kKeyNaN:
+        k.at(1, j, g, p.dim / 2) = nan;  // one element poisons the score
+        break;
+      case Poison::kValueNaN:
+        for (int64_t d = 0; d < p.vdim; ++d) v.at(1, j, g, d) = nan;
+        break;
+      case Poison::kKeyInf:
+        for (int64_t d = 0; d < p.dim; ++d) k.at(1, j, g, d) = inf;
+        break;
+      case Poison::kValueInf:
+        for (int64_t d = 0; d < p.vdim; ++d) v.at(1, j, g, d) = inf;
+        break;
+    }
   }
   Result got = RunOn(name, dirty);
   const View go = got.out.view(), bo = base.out.view();
@@ -211,15 +213,17 @@ void CheckPoisonLocality(const Problem& p, Case& clean, const Result& base,
 TEST_CASE("NaN and Inf stay inside the windows that contain them",
           "[numerics]") {
   const int64_t windows[][2] = {{3, 5}, {0, 7}, {16, 0}, {-1, 0}, {5, -1}};
-  // 100 queries, and a decode step's 2 (the last positions, keys in lanes).
-  for (const int64_t nq : {100, 2}) {
+  // 100 queries, and decode steps of 4 and 1 (the last positions, keys in
+  // lanes): 4 queries of 2 heads per kv head read a packed copy of the keys,
+  // 1 query of one head per kv head reads them in place.
+  for (const int64_t nq : {100, 4, 1}) {
     for (const auto& w : windows) {
       Problem p;
       p.batch = 2;
       p.nq = nq;
       p.nk = 100;
       p.heads = 2;
-      p.kv_heads = 1;
+      p.kv_heads = nq == 1 ? 2 : 1;
       p.dim = 16;
       p.vdim = 8;
       p.left = w[0];
@@ -228,7 +232,8 @@ TEST_CASE("NaN and Inf stay inside the windows that contain them",
       Case clean(p, 31337);
       const std::vector<int64_t> keys =
           nq == 100 ? std::vector<int64_t>{0, 32, 63, 99}
-                    : std::vector<int64_t>{98, 99};
+          : nq == 4 ? std::vector<int64_t>{96, 98, 99}
+                    : std::vector<int64_t>{99};
       ForEachTarget([&](const std::string& name) {
         const Result base = RunOn(name, clean);
         for (int64_t j : keys) {
@@ -243,12 +248,15 @@ TEST_CASE("NaN and Inf stay inside the windows that contain them",
 }
 
 TEST_CASE("NaN in a query row stays in that row", "[numerics]") {
-  // 60 queries, and a decode step's 2 (keys in lanes).
-  for (const int64_t nq : {60, 2}) {
+  // 60 queries, and decode steps of 4 and 1 (keys in lanes): 4 queries of 2
+  // heads per kv head read a packed copy of the keys, 1 query of one head
+  // per kv head reads them in place.
+  for (const int64_t nq : {60, 4, 1}) {
     Problem p;
     p.nq = nq;
     p.nk = 60;
     p.heads = 2;
+    p.kv_heads = nq == 1 ? 2 : 1;
     p.dim = 12;
     p.vdim = 5;
     p.left = 4;
@@ -256,7 +264,7 @@ TEST_CASE("NaN in a query row stays in that row", "[numerics]") {
     INFO(p.Describe());
     Case clean(p, 2718);
     Case dirty = clean;
-    const int64_t row = nq == 60 ? 33 : 1;
+    const int64_t row = nq == 60 ? 33 : nq / 2;
     dirty.q.view().at(0, row, 1, 3) = std::numeric_limits<float>::quiet_NaN();
     ForEachTarget([&](const std::string& name) {
       Result a = RunOn(name, clean);
