@@ -13,8 +13,9 @@
 //                  timed in microseconds per call
 //   decode/        a decode step: one query, the last of N positions,
 //                  against the keys its causal or sliding window sees,
-//                  every target; KV_GB/s is the K and V bytes it reads per
-//                  second (compare membw/)
+//                  every target, and a speculative step of 4 queries (the
+//                  last 4, "/Q:4"); KV_GB/s is the K and V bytes it reads
+//                  per second (compare membw/)
 //   compare/       swattn, its scalar fallback, naive, dense on one size
 //   scaling/       thread scaling up to the hardware threads
 //   peaked/        the D = 64, W = 128 table row (best target, avx2; scalar
@@ -74,7 +75,10 @@ std::string Name(const Case& c) {
                 static_cast<long long>(s.kv_heads),
                 static_cast<long long>(s.dim), static_cast<long long>(s.left),
                 static_cast<long long>(s.right), c.threads);
-  return buffer;
+  std::string name = buffer;
+  // Several queries, each the last of its positions: a speculative step.
+  if (c.queries > 1) name += "/Q:" + std::to_string(c.queries);
+  return name;
 }
 
 BaselineShape Shape(int64_t seq, int64_t heads, int64_t kv_heads, int64_t dim,
@@ -302,7 +306,8 @@ void RegisterAll() {
 
   // Decode steps, every target: the last query of N = 32768 against a
   // causal cache (GQA 32/8 and MHA 8/8, D = 128) and a sliding window of
-  // 4096 keys: bound by reading K and V (compare membw/).
+  // 4096 keys: bound by reading K and V (compare membw/). Then the last 4
+  // queries against the GQA cache, as a speculative step checks its drafts.
   for (const std::string& target : targets) {
     for (const BaselineShape& s :
          {Shape(32768, 32, 8, 128, -1, 0), Shape(32768, 8, 8, 128, -1, 0),
@@ -311,6 +316,9 @@ void RegisterAll() {
       c.queries = 1;
       Register(c);
     }
+    Case c{"decode", target, Shape(32768, 32, 8, 128, -1, 0), 1};
+    c.queries = 4;
+    Register(c);
   }
 
   // GFLOP/s against the window radius, every target. The scalar fallback
