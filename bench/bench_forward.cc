@@ -2,7 +2,8 @@
 // same process, and the baselines a user has without swattn.
 //
 // Benchmark names are "<family>/<impl>/N:<seq>/H:<heads>/Hkv:<kv heads>/
-// D:<dim>/W:<left>,<right>/T:<threads>"; <impl> is a swattn target name
+// D:<dim>/W:<left>,<right>/T:<threads>", then "/Q:<queries>" where more than
+// one but not all positions query; <impl> is a swattn target name
 // ("avx512", "avx2", "neon", "sve", "sve2", "scalar"), "naive" (the per-query
 // loop) or "dense" (dense masked attention). Families:
 //   fma_peak/      the FP32 FMA peak per target and thread count
@@ -76,7 +77,7 @@ std::string Name(const Case& c) {
                 static_cast<long long>(s.dim), static_cast<long long>(s.left),
                 static_cast<long long>(s.right), c.threads);
   std::string name = buffer;
-  // Several queries, each the last of its positions: a speculative step.
+  // Only the last `queries` positions query, as in a speculative step.
   if (c.queries > 1) name += "/Q:" + std::to_string(c.queries);
   return name;
 }
