@@ -1395,6 +1395,7 @@ HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Unit& w,
   // on the packed copy. One pair (MHA) reads in place, key by key: the copy
   // or the reduction made it 5% slower.
   const bool pack = pairs > 1;
+  const int64_t v_stride = pack ? dv_pad : p.v.stride_seq;
   for (int64_t j0 = first; j0 <= last; j0 += N) {
     // The rows two chunks ahead: the pairs' work on this chunk covers the
     // memory latency, and their strided rows would wait for it otherwise.
@@ -1442,13 +1443,9 @@ HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Unit& w,
       const VF pv = Exp2(df, hn::Sub(sv, hn::Set(df, m)));
       s.l[x] += hn::GetLane(hn::SumOfLanes(df, pv));
       hn::Store(pv, df, probs);
-      if (pack) {
-        PvFewRows(df, s.vpack + (a - j0) * dv_pad, dv_pad, e - a + 1, p.dim_v,
-                  probs + (a - j0), acc);
-      } else {
-        PvFewRows(df, p.v.Row(w.b, a, w.kv_head), p.v.stride_seq, e - a + 1,
-                  p.dim_v, probs + (a - j0), acc);
-      }
+      const float* v_a =
+          pack ? s.vpack + (a - j0) * dv_pad : p.v.Row(w.b, a, w.kv_head);
+      PvFewRows(df, v_a, v_stride, e - a + 1, p.dim_v, probs + (a - j0), acc);
     }
   }
   for (int64_t x = 0; x < pairs; ++x) {
