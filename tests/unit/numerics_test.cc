@@ -210,12 +210,17 @@ void CheckPoisonLocality(const Problem& p, Case& clean, const Result& base,
   CHECK(missing == 0);
 }
 
+// Kv heads for a test with `heads` heads and nq queries at the last
+// positions. Decode steps (keys in lanes) read a packed copy of the keys when
+// several (head, query) pairs share a kv head, and read them in place for one
+// pair: one query gets a kv head per head, more queries share one.
+int64_t KvHeadsFor(int64_t nq, int64_t heads) { return nq == 1 ? heads : 1; }
+
 TEST_CASE("NaN and Inf stay inside the windows that contain them",
           "[numerics]") {
   const int64_t windows[][2] = {{3, 5}, {0, 7}, {16, 0}, {-1, 0}, {5, -1}};
-  // 100 queries, and decode steps of 4 and 1 (the last positions, keys in
-  // lanes): 4 queries of 2 heads per kv head read a packed copy of the keys,
-  // 1 query of one head per kv head reads them in place.
+  // 100 queries, and decode steps of 4 and 1 (the last positions; packed
+  // keys and keys in place, see KvHeadsFor).
   for (const int64_t nq : {100, 4, 1}) {
     for (const auto& w : windows) {
       Problem p;
@@ -223,7 +228,7 @@ TEST_CASE("NaN and Inf stay inside the windows that contain them",
       p.nq = nq;
       p.nk = 100;
       p.heads = 2;
-      p.kv_heads = nq == 1 ? 2 : 1;
+      p.kv_heads = KvHeadsFor(nq, p.heads);
       p.dim = 16;
       p.vdim = 8;
       p.left = w[0];
@@ -248,15 +253,14 @@ TEST_CASE("NaN and Inf stay inside the windows that contain them",
 }
 
 TEST_CASE("NaN in a query row stays in that row", "[numerics]") {
-  // 60 queries, and decode steps of 4 and 1 (keys in lanes): 4 queries of 2
-  // heads per kv head read a packed copy of the keys, 1 query of one head
-  // per kv head reads them in place.
+  // 60 queries, and decode steps of 4 and 1 (packed keys and keys in place,
+  // see KvHeadsFor).
   for (const int64_t nq : {60, 4, 1}) {
     Problem p;
     p.nq = nq;
     p.nk = 60;
     p.heads = 2;
-    p.kv_heads = nq == 1 ? 2 : 1;
+    p.kv_heads = KvHeadsFor(nq, p.heads);
     p.dim = 12;
     p.vdim = 5;
     p.left = 4;
