@@ -55,25 +55,35 @@ struct Problem {
 // How a call is split into independent work units. A unit owns the output
 // rows of `heads_per_unit` query heads that share one key/value head, for
 // `block_q` consecutive queries, so no two units write the same memory.
+// Decode steps may instead give a unit every query head of `kv_per_unit`
+// consecutive kv heads: it then reads whole spans of each key position's
+// rows, in address order, rather than one head's rows a page apart.
 struct Tiling {
   int64_t block_q;
   int64_t heads_per_unit;
+  int64_t kv_per_unit;  // 1, or several kv heads with all their query heads
   int64_t q_blocks;     // ceil(nq / block_q)
-  int64_t head_chunks;  // ceil(Group() / heads_per_unit)
-  int64_t units;        // batch * kv_heads * head_chunks * q_blocks
+  int64_t head_chunks;  // ceil(Group() / heads_per_unit), 1 if kv_per_unit > 1
+  int64_t kv_chunks;    // ceil(kv_heads / kv_per_unit)
+  int64_t units;        // batch * kv_chunks * head_chunks * q_blocks
   // Write the output with non-temporal stores where its rows are whole,
   // aligned cache lines (see OutputRowsAreLines).
   bool stream_out = false;
 };
 
 inline Tiling MakeTiling(const Problem& p, int64_t block_q,
-                         int64_t heads_per_unit) {
+                         int64_t heads_per_unit, int64_t kv_per_unit = 1) {
   Tiling t;
   t.block_q = block_q;
-  t.heads_per_unit = std::min(heads_per_unit, p.Group());
+  t.kv_per_unit = std::clamp<int64_t>(kv_per_unit, 1, p.kv_heads);
+  t.heads_per_unit = t.kv_per_unit > 1 ? p.Group() * t.kv_per_unit
+                                       : std::min(heads_per_unit, p.Group());
   t.q_blocks = (p.nq + block_q - 1) / block_q;
-  t.head_chunks = (p.Group() + t.heads_per_unit - 1) / t.heads_per_unit;
-  t.units = p.batch * p.kv_heads * t.head_chunks * t.q_blocks;
+  t.head_chunks = t.kv_per_unit > 1
+                      ? 1
+                      : (p.Group() + t.heads_per_unit - 1) / t.heads_per_unit;
+  t.kv_chunks = (p.kv_heads + t.kv_per_unit - 1) / t.kv_per_unit;
+  t.units = p.batch * t.kv_chunks * t.head_chunks * t.q_blocks;
   return t;
 }
 
@@ -87,10 +97,11 @@ inline bool OutputRowsAreLines(const Problem& p) {
          whole(p.out.stride_batch);
 }
 
-// One unit's share: query heads [h_begin, h_end) (all reading kv_head) and
-// queries [i_begin, i_end) of batch entry b.
+// One unit's share: query heads [h_begin, h_end) of kv heads
+// [kv_head, kv_end) (head h reads kv head h / Group()) and queries
+// [i_begin, i_end) of batch entry b.
 struct Unit {
-  int64_t b, kv_head, h_begin, h_end, i_begin, i_end;
+  int64_t b, kv_head, kv_end, h_begin, h_end, i_begin, i_end;
 };
 
 // Heads vary fastest: with [seq, heads, dim] layouts the heads of one query
@@ -101,13 +112,13 @@ inline Unit UnitAt(const Problem& p, const Tiling& t, int64_t u) {
   Unit w;
   const int64_t chunk = u % t.head_chunks;
   u /= t.head_chunks;
-  w.kv_head = u % p.kv_heads;
-  u /= p.kv_heads;
+  w.kv_head = u % t.kv_chunks * t.kv_per_unit;
+  u /= t.kv_chunks;
   const int64_t qb = u % t.q_blocks;
   w.b = u / t.q_blocks;
+  w.kv_end = std::min(w.kv_head + t.kv_per_unit, p.kv_heads);
   w.h_begin = w.kv_head * p.Group() + chunk * t.heads_per_unit;
-  w.h_end = std::min(w.h_begin + t.heads_per_unit,
-                     (w.kv_head + 1) * p.Group());
+  w.h_end = std::min(w.h_begin + t.heads_per_unit, w.kv_end * p.Group());
   w.i_begin = qb * t.block_q;
   w.i_end = std::min(w.i_begin + t.block_q, p.nq);
   return w;

@@ -12,10 +12,11 @@
 
 namespace swattn {
 
-// The split of `p` into units for a kernel. It depends on the problem and
-// the kernel only, never on the thread count: that keeps results bitwise
-// identical for any number of threads.
-Tiling PlanTiling(const Problem& p, const ForwardKernel& kernel);
+// The split of `p` into units for a kernel on `threads` threads. Only how
+// decode steps group kv heads into units depends on the thread count, and
+// that changes no result: results stay bitwise identical for any number of
+// threads.
+Tiling PlanTiling(const Problem& p, const ForwardKernel& kernel, int threads);
 
 // Computes `p` on `target` with up to num_threads threads (0 = all).
 // Returns SWATTN_OK, or SWATTN_ERROR_OUT_OF_MEMORY with *error set before any

@@ -799,15 +799,15 @@ HWY_INLINE int64_t PaddedDv(DF df, int64_t dim_v) {
 // [seq, heads, dim] layouts one head's rows are heads * dim floats apart,
 // often a whole page: they alias in the caches and defeat the hardware
 // prefetcher, so tiles read the packed copy instead.
-HWY_INLINE void PackBlock(const Problem& p, const Unit& w, int64_t j0,
-                          int64_t n, bool pack_k, bool pack_v, int64_t dv_pad,
-                          const Scratch& s) {
+HWY_INLINE void PackBlock(const Problem& p, int64_t b, int64_t kv_head,
+                          int64_t j0, int64_t n, bool pack_k, bool pack_v,
+                          int64_t dv_pad, const Scratch& s) {
   for (int64_t j = 0; pack_k && j < n; ++j) {
-    const float* k = p.k.Row(w.b, j0 + j, w.kv_head);
+    const float* k = p.k.Row(b, j0 + j, kv_head);
     std::copy(k, k + p.dim, s.kpack + j * p.dim);
   }
   for (int64_t j = 0; pack_v && j < n; ++j) {
-    const float* v = p.v.Row(w.b, j0 + j, w.kv_head);
+    const float* v = p.v.Row(b, j0 + j, kv_head);
     float* vp = s.vpack + j * dv_pad;
     std::copy(v, v + p.dim_v, vp);
     std::fill(vp + p.dim_v, vp + dv_pad, 0.0f);
@@ -1151,7 +1151,7 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
       }
       // Queries first: the packed block is then the latest in L1.
       for (; packed < t_end; ++packed) pack_tile(packed);
-      PackBlock(p, w, j0, n, pack_k, pack_v, dv_pad, s);
+      PackBlock(p, w.b, w.kv_head, j0, n, pack_k, pack_v, dv_pad, s);
       // The next block, the query rows of the tiles it reaches first and the
       // output rows of those it is the last block of.
       int64_t t_next = t_end;
@@ -1369,7 +1369,8 @@ HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Unit& w,
   const int64_t pairs = (w.h_end - w.h_begin) * rows;
   const int64_t dv_pad = PaddedDv(df, p.dim_v);
   const float qscale = p.scale * kLog2e;
-  // Pair x is head w.h_begin + x / rows, query w.i_begin + x % rows.
+  // Pair x is head w.h_begin + x / rows, query w.i_begin + x % rows: the
+  // pairs of one kv head are consecutive.
   const auto head_of = [&](int64_t x) { return w.h_begin + x / rows; };
   const auto query_of = [&](int64_t x) { return w.i_begin + x % rows; };
   for (int64_t x = 0; x < pairs; ++x) {
@@ -1388,64 +1389,108 @@ HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Unit& w,
   const int64_t last = p.KeyHi(p.Position(w.i_end - 1));
   const int64_t k_lines = (p.dim * 4 + 63) / 64;
   const int64_t v_lines = (p.dim_v * 4 + 63) / 64;
-  // Several pairs read each chunk: they read a contiguous copy. A head's
-  // rows are often a page apart, so the N rows of a chunk share L1 sets and
-  // would come from L2 again for every pair. GQA 32/8 decode from memory ran
-  // 1.07x faster with PackedScores' reduction on rows in place, 1.5x with it
-  // on the packed copy. One pair (MHA) reads in place, key by key: the copy
-  // or the reduction made it 5% slower.
-  const bool pack = pairs > 1;
-  const int64_t v_stride = pack ? dv_pad : p.v.stride_seq;
+  // Several pairs per kv head (GQA, or more than one query) sum their
+  // scores together (PackedScores) on a contiguous copy: a head's rows are
+  // often a page apart, so the N rows of a chunk share L1 sets and would
+  // come from L2 again for every pair. GQA 32/8 decode from memory ran 1.07x
+  // faster with the reduction on rows in place, 1.5x with it on the copy.
+  // One pair per kv head (MHA) sums key by key in place: the copy or the
+  // reduction made it 5% slower. The choice depends on the problem only, so
+  // no result depends on how units split the heads.
+  const int64_t group = p.Group();
+  const bool several = group * rows > 1;
+  // A unit over several kv heads reads the next chunk of all of them
+  // before this one's work, position by position: with [seq, heads, dim]
+  // layouts that is memory in address order, one load per line, and the
+  // work then finds its rows in the caches. One thread, D = 128, N = 32768:
+  // MHA 1.5x, GQA 32/8 1.2x faster than each head's rows fetched a page
+  // apart; software prefetches of those lines, spread over the work, ran
+  // slower than either.
+  const bool span = w.kv_end - w.kv_head > 1;
+  constexpr int64_t kLineFloats = 64 / sizeof(float);
   for (int64_t j0 = first; j0 <= last; j0 += N) {
-    // The rows two chunks ahead: the pairs' work on this chunk covers the
-    // memory latency, and their strided rows would wait for it otherwise.
-    // Row by row, K then V: a LineQueue (all K rows, then all V rows) ran
-    // MHA decode 25% slower.
-    for (int64_t j = j0 + 2 * N; j < std::min(j0 + 3 * N, last + 1); ++j) {
-      const char* kr =
-          reinterpret_cast<const char*>(p.k.Row(w.b, j, w.kv_head));
-      const char* vr =
-          reinterpret_cast<const char*>(p.v.Row(w.b, j, w.kv_head));
-      for (int64_t i = 0; i < k_lines; ++i)
-        __builtin_prefetch(kr + 64 * i, 0, 2);
-      for (int64_t i = 0; i < v_lines; ++i)
-        __builtin_prefetch(vr + 64 * i, 0, 2);
-    }
-    if (pack) {
-      PackBlock(p, w, j0, std::min(N, last + 1 - j0), true, true, dv_pad, s);
-    }
-    for (int64_t x = 0; x < pairs; ++x) {
-      const int64_t pos = p.Position(query_of(x));
-      const int64_t a = std::max(p.KeyLo(pos), j0);
-      const int64_t e = std::min(p.KeyHi(pos), j0 + N - 1);
-      if (a > e) continue;
-      // Only the pair's own keys are read, so a NaN outside its window
-      // cannot reach it; the other lanes score -inf and weigh 0.
-      const float* qs = s.qt + x * p.dim;
-      const VF sv =
-          pack ? PackedScores(df, qs, p.dim, a - j0, e - j0, s.kpack, scores)
-               : ScoresByKey(
-                     df, qs, p.dim, a - j0, e - j0,
-                     [&](int64_t j) { return p.k.Row(w.b, j0 + j, w.kv_head); },
-                     scores);
-      const float g = hn::GetLane(hn::MaxOfLanes(df, sv));
-      float* acc = s.o + x * dv_pad;
-      float m = s.m[x];
-      if (g > m + kMaxGrowth) {
-        // 2^(m - g) is 0 while the pair has seen no key (m = kNoMax).
-        const VF alpha = Exp2(df, hn::Set(df, m - g));
-        for (int64_t c = 0; c < dv_pad; c += N) {
-          hn::Store(hn::Mul(hn::Load(df, acc + c), alpha), df, acc + c);
+    if (span) {
+      float touched = 0.0f;
+      for (int64_t j = j0 + N; j < std::min(j0 + 2 * N, last + 1); ++j) {
+        for (int64_t g = w.kv_head; g < w.kv_end; ++g) {
+          const float* kr = p.k.Row(w.b, j, g);
+          for (int64_t i = 0; i < p.dim; i += kLineFloats) touched += kr[i];
         }
-        s.l[x] *= hn::GetLane(alpha);
-        m = s.m[x] = g;
+        for (int64_t g = w.kv_head; g < w.kv_end; ++g) {
+          const float* vr = p.v.Row(w.b, j, g);
+          for (int64_t i = 0; i < p.dim_v; i += kLineFloats) touched += vr[i];
+        }
       }
-      const VF pv = Exp2(df, hn::Sub(sv, hn::Set(df, m)));
-      s.l[x] += hn::GetLane(hn::SumOfLanes(df, pv));
-      hn::Store(pv, df, probs);
-      const float* v_a =
-          pack ? s.vpack + (a - j0) * dv_pad : p.v.Row(w.b, a, w.kv_head);
-      PvFewRows(df, v_a, v_stride, e - a + 1, p.dim_v, probs + (a - j0), acc);
+      asm volatile("" : "+m"(touched));  // keeps the loads
+    } else {
+      // The rows two chunks ahead: the pairs' work on this chunk covers the
+      // memory latency, and their strided rows would wait for it otherwise.
+      // Row by row, K then V: a LineQueue (all K rows, then all V rows) ran
+      // MHA decode 25% slower.
+      for (int64_t j = j0 + 2 * N; j < std::min(j0 + 3 * N, last + 1); ++j) {
+        const char* kr =
+            reinterpret_cast<const char*>(p.k.Row(w.b, j, w.kv_head));
+        const char* vr =
+            reinterpret_cast<const char*>(p.v.Row(w.b, j, w.kv_head));
+        for (int64_t i = 0; i < k_lines; ++i)
+          __builtin_prefetch(kr + 64 * i, 0, 2);
+        for (int64_t i = 0; i < v_lines; ++i)
+          __builtin_prefetch(vr + 64 * i, 0, 2);
+      }
+    }
+    for (int64_t g = w.kv_head; g < w.kv_end; ++g) {
+      // The pairs [x_begin, x_end) that read kv head g.
+      const int64_t x_begin =
+          (std::max(w.h_begin, g * group) - w.h_begin) * rows;
+      const int64_t x_end =
+          (std::min(w.h_end, (g + 1) * group) - w.h_begin) * rows;
+      const float* kb;
+      const float* vb;
+      int64_t k_stride, v_stride;
+      if (several) {
+        PackBlock(p, w.b, g, j0, std::min(N, last + 1 - j0), true, true, dv_pad,
+                  s);
+        kb = s.kpack;
+        vb = s.vpack;
+        k_stride = p.dim;
+        v_stride = dv_pad;
+      } else {
+        kb = p.k.Row(w.b, j0, g);
+        vb = p.v.Row(w.b, j0, g);
+        k_stride = p.k.stride_seq;
+        v_stride = p.v.stride_seq;
+      }
+      for (int64_t x = x_begin; x < x_end; ++x) {
+        const int64_t pos = p.Position(query_of(x));
+        const int64_t a = std::max(p.KeyLo(pos), j0);
+        const int64_t e = std::min(p.KeyHi(pos), j0 + N - 1);
+        if (a > e) continue;
+        // Only the pair's own keys are read, so a NaN outside its window
+        // cannot reach it; the other lanes score -inf and weigh 0.
+        const float* qs = s.qt + x * p.dim;
+        const VF sv =
+            several ? PackedScores(df, qs, p.dim, a - j0, e - j0, kb, scores)
+                    : ScoresByKey(
+                          df, qs, p.dim, a - j0, e - j0,
+                          [&](int64_t j) { return kb + j * k_stride; }, scores);
+        const float gmax = hn::GetLane(hn::MaxOfLanes(df, sv));
+        float* acc = s.o + x * dv_pad;
+        float m = s.m[x];
+        if (gmax > m + kMaxGrowth) {
+          // 2^(m - gmax) is 0 while the pair has seen no key (m = kNoMax).
+          const VF alpha = Exp2(df, hn::Set(df, m - gmax));
+          for (int64_t c = 0; c < dv_pad; c += N) {
+            hn::Store(hn::Mul(hn::Load(df, acc + c), alpha), df, acc + c);
+          }
+          s.l[x] *= hn::GetLane(alpha);
+          m = s.m[x] = gmax;
+        }
+        const VF pv = Exp2(df, hn::Sub(sv, hn::Set(df, m)));
+        s.l[x] += hn::GetLane(hn::SumOfLanes(df, pv));
+        hn::Store(pv, df, probs);
+        PvFewRows(df, vb + (a - j0) * v_stride, v_stride, e - a + 1, p.dim_v,
+                  probs + (a - j0), acc);
+      }
     }
   }
   for (int64_t x = 0; x < pairs; ++x) {

@@ -14,6 +14,7 @@ namespace swattn {
 namespace HWY_NAMESPACE {
 
 int64_t QueryTileF32() { return QueryTile(); }
+int64_t DecodeRowsF32() { return kFewRows; }
 size_t ScratchFloatsF32(const Problem& p, const Tiling& t) {
   return ScratchFloats(p, t);
 }
@@ -41,8 +42,11 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace swattn {
 
-#define SWATTN_KERNEL(bit, ns, name)                                  \
-  {bit, name, {&ns::QueryTileF32, &ns::ScratchFloatsF32, &ns::RunUnitsF32}, \
+#define SWATTN_KERNEL(bit, ns, name)                              \
+  {bit,                                                           \
+   name,                                                          \
+   {&ns::QueryTileF32, &ns::DecodeRowsF32, &ns::ScratchFloatsF32, \
+    &ns::RunUnitsF32},                                            \
    &ns::Exp2F32},
 
 // Best first. The baseline HWY_SCALAR/EMU128 targets are compiled but not
@@ -63,7 +67,8 @@ static const SimdKernel kCompiled[] = {
 #if HWY_TARGETS & HWY_NEON
     SWATTN_KERNEL(HWY_NEON, N_NEON, "neon")
 #endif
-    {0, nullptr, {nullptr, nullptr, nullptr}, nullptr},  // keeps it non-empty
+    // Keeps the array non-empty.
+    {0, nullptr, {nullptr, nullptr, nullptr, nullptr}, nullptr},
 };
 #undef SWATTN_KERNEL
 

@@ -15,6 +15,10 @@ struct ForwardKernel {
   // Query rows the kernel processes together; the engine makes block_q a
   // multiple of it so that results never depend on how units are scheduled.
   int64_t (*query_tile)();
+  // Units of at most this many queries run as decode steps (0: none). Only
+  // when every unit is one may a tiling give units several kv heads
+  // (Tiling::kv_per_unit > 1); a pair's result is the same either way.
+  int64_t (*decode_rows)();
   // Floats of scratch (64-byte aligned) one thread needs for this problem;
   // SIZE_MAX when that count does not fit in size_t.
   size_t (*scratch_floats)(const Problem& p, const Tiling& t);

@@ -58,6 +58,7 @@ void ForwardRow(const Problem& p, int64_t b, int64_t h, int64_t i,
 }
 
 int64_t QueryTile() { return 1; }
+int64_t DecodeRows() { return 0; }  // one query at a time, any unit
 
 size_t ScratchFloats(const Problem& p, const Tiling&) {
   return static_cast<size_t>(p.dim_v);
@@ -78,7 +79,8 @@ void RunUnits(const Problem& p, const Tiling& t, int64_t begin, int64_t end,
 }  // namespace
 
 const ForwardKernel& ScalarKernel() {
-  static const ForwardKernel kernel = {&QueryTile, &ScratchFloats, &RunUnits};
+  static const ForwardKernel kernel = {&QueryTile, &DecodeRows, &ScratchFloats,
+                                       &RunUnits};
   return kernel;
 }
 

@@ -83,22 +83,32 @@ TEST_CASE("Output rows are whole lines only if every stride keeps them so",
 
 TEST_CASE("Units cover every (batch, head, query) exactly once", "[core]") {
   struct Case {
-    int64_t batch, nq, heads, kv_heads, block_q, heads_per_unit;
+    int64_t batch, nq, heads, kv_heads, block_q, heads_per_unit, kv_per_unit;
   };
-  const Case cases[] = {{1, 1, 1, 1, 64, 1},   {2, 130, 8, 2, 64, 4},
-                        {3, 64, 6, 3, 32, 2},  {1, 100, 12, 1, 128, 8},
-                        {2, 7, 4, 4, 512, 4}, {1, 65, 10, 2, 16, 3}};
+  const Case cases[] = {
+      {1, 1, 1, 1, 64, 1, 1},
+      {2, 130, 8, 2, 64, 4, 1},
+      {3, 64, 6, 3, 32, 2, 1},
+      {1, 100, 12, 1, 128, 8, 1},
+      {2, 7, 4, 4, 512, 4, 1},
+      {1, 65, 10, 2, 16, 3, 1},
+      // Units over several kv heads: all of them, and 3 of 8 (the last 2).
+      {2, 3, 8, 4, 16, 2, 4},
+      {1, 1, 16, 8, 16, 1, 3}};
   for (const Case& c : cases) {
     const Problem p = Shape(c.batch, c.nq, c.nq, c.heads, c.kv_heads, 1, 1, 0);
-    const Tiling t = MakeTiling(p, c.block_q, c.heads_per_unit);
+    const Tiling t = MakeTiling(p, c.block_q, c.heads_per_unit, c.kv_per_unit);
     std::vector<int> seen(static_cast<size_t>(c.batch * c.heads * c.nq), 0);
     for (int64_t u = 0; u < t.units; ++u) {
       const Unit w = UnitAt(p, t, u);
       REQUIRE(w.h_begin < w.h_end);
       REQUIRE(w.i_begin < w.i_end);
       REQUIRE(w.i_end - w.i_begin <= c.block_q);
+      REQUIRE(w.kv_head < w.kv_end);
+      REQUIRE(w.kv_end - w.kv_head <= c.kv_per_unit);
       for (int64_t h = w.h_begin; h < w.h_end; ++h) {
-        REQUIRE(h / p.Group() == w.kv_head);  // one kv head per unit
+        REQUIRE(h / p.Group() >= w.kv_head);  // its kv head is the unit's
+        REQUIRE(h / p.Group() < w.kv_end);
         for (int64_t i = w.i_begin; i < w.i_end; ++i) {
           ++seen[static_cast<size_t>((w.b * c.heads + h) * c.nq + i)];
         }

@@ -67,12 +67,13 @@ Data Make(int64_t nq, int64_t nk, int64_t heads, int64_t kv_heads,
   return d;
 }
 
-// Runs every unit of `kernel` with exactly the scratch it asks for, followed
-// by a guard region that must stay untouched: forward as one chunk (each
-// unit fetches the next one's first rows), or in reverse one unit a call.
+// Runs every unit of `kernel`, split as for `threads` threads, with exactly
+// the scratch it asks for, followed by a guard region that must stay
+// untouched: forward as one chunk (each unit fetches the next one's first
+// rows), or in reverse one unit a call.
 void RunUnitsInOrder(const ForwardKernel& kernel, const Problem& p,
-                     bool reverse, bool stream_out = false) {
-  Tiling t = PlanTiling(p, kernel);
+                     bool reverse, int threads = 1, bool stream_out = false) {
+  Tiling t = PlanTiling(p, kernel, threads);
   t.stream_out |= stream_out;
   REQUIRE(t.block_q % kernel.query_tile() == 0);
   const size_t floats = kernel.scratch_floats(p, t);
@@ -133,6 +134,8 @@ TEST_CASE("Every kernel matches the scalar kernel, in any unit order",
       {2, 200, 4, 1, 17, 5, -1, 0, 198},
       {2, 150, 2, 2, 5, 40, 20, 0, 148},
       {2, 64, 4, 4, 1, 1, 10, 3, 62},
+      // Groups of 5 query heads: units of 4 heads and of 1 on 2 threads.
+      {1, 200, 10, 2, 16, 16, -1, 0, 199},
       {2, 100, 2, 1, 64, 64, -1, -1, 30},
       {2, 200, 2, 1, 32, 32, -1, 0, 198, 1.0f},
       {2, 20, 1, 1, 8, 8, 2, 2, 30},
@@ -160,9 +163,11 @@ TEST_CASE("Every kernel matches the scalar kernel, in any unit order",
       rev.p.v.data = rev.v.data();
       rev.p.out.data = rev.out.data();
       rev.p.lse = rev.lse.data();
-      RunUnitsInOrder(target.kernel, fwd.p, false);
-      RunUnitsInOrder(target.kernel, rev.p, true);
-      // The schedule never changes a bit.
+      // Forward, split for one thread (a decode step's unit spans every kv
+      // head), and in reverse, split for two (one kv head per unit).
+      RunUnitsInOrder(target.kernel, fwd.p, false, 1);
+      RunUnitsInOrder(target.kernel, rev.p, true, 2);
+      // Neither the schedule nor the split changes a bit.
       CHECK(std::memcmp(fwd.out.data(), rev.out.data(),
                         fwd.out.size() * sizeof(float)) == 0);
       CHECK(std::memcmp(fwd.lse.data(), rev.lse.data(),
@@ -308,7 +313,7 @@ TEST_CASE("Streamed outputs are the bits that stores give", "[kernels]") {
       streamed.p.out.data = out;
       CHECK(OutputRowsAreLines(streamed.p) == c.lines);
       RunUnitsInOrder(target.kernel, stored.p, false);
-      RunUnitsInOrder(target.kernel, streamed.p, false, true);
+      RunUnitsInOrder(target.kernel, streamed.p, false, 1, true);
       CHECK(std::memcmp(stored.out.data(), out, count * sizeof(float)) == 0);
       CHECK(std::memcmp(stored.lse.data(), streamed.lse.data(),
                         stored.lse.size() * sizeof(float)) == 0);
@@ -320,22 +325,37 @@ TEST_CASE("Streamed outputs are the bits that stores give", "[kernels]") {
   }
 }
 
-TEST_CASE("The tiling depends on the problem, not on threads", "[engine]") {
+TEST_CASE("The tiling depends on the problem; decode steps also on threads",
+          "[engine]") {
   for (const Target& target : AvailableTargets()) {
     for (int64_t kv_heads : {1, 2, 8}) {
       Data d = Make(1000, 1000, 8, kv_heads, 64, 64, 10, 10, 0, 3);
-      const Tiling t = PlanTiling(d.p, target.kernel);
+      const Tiling t = PlanTiling(d.p, target.kernel, 1);
       INFO("target " << target.name << " kv_heads " << kv_heads);
       CHECK(t.block_q % target.kernel.query_tile() == 0);
       CHECK(t.heads_per_unit >= 1);
       CHECK(t.heads_per_unit <= d.p.Group());
+      CHECK(t.kv_per_unit == 1);
       CHECK(t.units == t.q_blocks * t.head_chunks * kv_heads);
       CHECK_FALSE(t.stream_out);  // 2 MB of output stays in the caches
+      const Tiling two = PlanTiling(d.p, target.kernel, 2);
+      CHECK(two.block_q == t.block_q);
+      CHECK(two.heads_per_unit == t.heads_per_unit);
+      CHECK(two.units == t.units);
+      // A decode step: on one thread, one unit over every kv head (kernels
+      // with a decode path); on more, one kv head per unit as above.
+      Data step = Make(3, 1000, 8, kv_heads, 64, 64, -1, 0, 997, 3);
+      const Tiling one = PlanTiling(step.p, target.kernel, 1);
+      const bool spans = target.kernel.decode_rows() >= 3;
+      CHECK(one.kv_per_unit == (spans ? kv_heads : 1));
+      CHECK(one.units ==
+            (one.kv_per_unit > 1 ? 1 : one.head_chunks * kv_heads));
+      CHECK(PlanTiling(step.p, target.kernel, 2).kv_per_unit == 1);
     }
     // 16 MiB of output is streamed (PlanTiling reads no data).
     Data d = Make(1, 1, 8, 8, 64, 64, 10, 10, 0, 3);
     d.p.nq = d.p.nk = int64_t{1} << 13;
-    CHECK(PlanTiling(d.p, target.kernel).stream_out);
+    CHECK(PlanTiling(d.p, target.kernel, 1).stream_out);
   }
 }
 

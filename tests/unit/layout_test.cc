@@ -195,19 +195,23 @@ TEST_CASE("stride 0 broadcasts k and v", "[layout]") {
 
 TEST_CASE("results are bitwise identical for 1, 2 and 7 threads",
           "[threads]") {
-  // B * H * ceil(N / block) work units: far more than 7 for any block size.
+  // B * H * ceil(N / block) work units, far more than 7 for any block size;
+  // a decode step has fewer, and on one thread one per batch entry.
   struct Config {
-    int64_t left, right, offset;
+    int64_t left, right, offset, nq;
   };
   // Small windows and heads keep this fast under SVE emulation; the number
-  // of units, not their size, is what the test needs.
-  const Config configs[] = {{12, 12, SWATTN_QUERY_OFFSET_DEFAULT},
-                            {30, 0, SWATTN_QUERY_OFFSET_DEFAULT},
-                            {3, 9, -50}};
+  // of units, not their size, is what the test needs. The decode step (3
+  // queries) is split by kv heads on one thread, by heads on more.
+  const Config configs[] = {{12, 12, SWATTN_QUERY_OFFSET_DEFAULT, 700},
+                            {30, 0, SWATTN_QUERY_OFFSET_DEFAULT, 700},
+                            {3, 9, -50, 700},
+                            {-1, 0, SWATTN_QUERY_OFFSET_DEFAULT, 3}};
   for (const Config& cfg : configs) {
     Problem p;
     p.batch = 2;
-    p.nq = p.nk = 700;
+    p.nq = cfg.nq;
+    p.nk = 700;
     p.heads = 4;
     p.kv_heads = 2;
     p.dim = 8;
