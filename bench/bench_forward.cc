@@ -14,9 +14,10 @@
 //                  timed in microseconds per call
 //   decode/        a decode step: one query, the last of N positions,
 //                  against the keys its causal or sliding window sees,
-//                  every target, and a speculative step of 4 queries (the
-//                  last 4, "/Q:4"); KV_GB/s is the K and V bytes it reads
-//                  per second (compare membw/)
+//                  every target, a speculative step of 4 queries (the
+//                  last 4, "/Q:4") and the causal caches on 2 threads;
+//                  KV_GB/s is the K and V bytes it reads per second
+//                  (compare membw/)
 //   compare/       swattn, its scalar fallback, naive, dense on one size
 //   scaling/       thread scaling up to the hardware threads
 //   peaked/        the D = 64, W = 128 table row (best target, avx2; scalar
@@ -308,7 +309,9 @@ void RegisterAll() {
   // Decode steps, every target: the last query of N = 32768 against a
   // causal cache (GQA 32/8 and MHA 8/8, D = 128) and a sliding window of
   // 4096 keys: bound by reading K and V (compare membw/). Then the last 4
-  // queries against the GQA cache, as a speculative step checks its drafts.
+  // queries against the GQA cache, as a speculative step checks its drafts,
+  // and the two caches on 2 threads (units of one kv head, where one
+  // thread's unit spans them all).
   for (const std::string& target : targets) {
     for (const BaselineShape& s :
          {Shape(32768, 32, 8, 128, -1, 0), Shape(32768, 8, 8, 128, -1, 0),
@@ -320,6 +323,12 @@ void RegisterAll() {
     Case c{"decode", target, Shape(32768, 32, 8, 128, -1, 0), 1};
     c.queries = 4;
     Register(c);
+    for (const BaselineShape& s :
+         {Shape(32768, 32, 8, 128, -1, 0), Shape(32768, 8, 8, 128, -1, 0)}) {
+      Case two{"decode", target, s, 2};
+      two.queries = 1;
+      Register(two);
+    }
   }
 
   // GFLOP/s against the window radius, every target. The scalar fallback
