@@ -742,7 +742,8 @@ HWY_INLINE void PvBlock(DF df, const float* HWY_RESTRICT pt,
 
 // Scratch of one thread, carved from one buffer (sizes in floats, each a
 // multiple of the vector length so every piece stays aligned). A unit has
-// `tiles` query tiles of T rows for each of its `heads` heads.
+// `tiles` query tiles of T rows for each of its `heads` heads; a decode
+// step's unit keeps one row per (head, query) pair instead.
 struct Scratch {
   float* qt;     // [heads][tiles][dim][T]    packed, scaled queries
   float* o;      // [heads][tiles][T][dv_pad] output accumulators
@@ -772,7 +773,7 @@ struct Scratch {
     return total;
   }
 
-  // rows = heads * tiles * T.
+  // rows: StateRows, a multiple of T.
   Scratch(float* base, size_t rows, size_t dim, size_t dv_pad, size_t T) {
     qt = base;
     o = qt + rows * dim;
@@ -1512,23 +1513,29 @@ HWY_INLINE int64_t QueryTile() {
   return static_cast<int64_t>(2 * hn::Lanes(DF()));
 }
 
+// Query rows of state per unit: every row of its tiles, or only its pairs
+// (rounded up to T, which keeps Scratch's pieces aligned) when every unit is
+// a decode step: one unit over 32 heads would otherwise take 32 tiles' rows.
+HWY_INLINE size_t StateRows(const Problem& p, const Tiling& t) {
+  const int64_t T = 2 * static_cast<int64_t>(hn::Lanes(DF()));
+  const int64_t rows =
+      p.nq <= kFewRows ? t.heads_per_unit * p.nq : t.heads_per_unit * t.block_q;
+  return static_cast<size_t>((rows + T - 1) / T * T);
+}
+
 HWY_INLINE size_t ScratchFloats(const Problem& p, const Tiling& t) {
   const DF df;
-  const size_t T = 2 * hn::Lanes(df);
-  const size_t tiles = static_cast<size_t>(t.block_q) / T;
-  return Scratch::Floats(static_cast<size_t>(t.heads_per_unit) * tiles * T,
-                         static_cast<size_t>(p.dim),
-                         static_cast<size_t>(PaddedDv(df, p.dim_v)), T);
+  return Scratch::Floats(StateRows(p, t), static_cast<size_t>(p.dim),
+                         static_cast<size_t>(PaddedDv(df, p.dim_v)),
+                         2 * hn::Lanes(df));
 }
 
 HWY_INLINE void RunUnits(const Problem& p, const Tiling& t, int64_t begin,
                          int64_t end, float* scratch) {
   const DF df;
-  const size_t T = 2 * hn::Lanes(df);
-  const size_t tiles = static_cast<size_t>(t.block_q) / T;
-  const Scratch s(scratch, static_cast<size_t>(t.heads_per_unit) * tiles * T,
-                  static_cast<size_t>(p.dim),
-                  static_cast<size_t>(PaddedDv(df, p.dim_v)), T);
+  const Scratch s(scratch, StateRows(p, t), static_cast<size_t>(p.dim),
+                  static_cast<size_t>(PaddedDv(df, p.dim_v)),
+                  2 * hn::Lanes(df));
   const bool stream = t.stream_out && OutputRowsAreLines(p);
   Unit unit = begin < end ? UnitAt(p, t, begin) : Unit{};
   for (int64_t u = begin; u < end; ++u) {
