@@ -62,7 +62,7 @@ Tiling PlanTiling(const Problem& p, const ForwardKernel& kernel, int threads) {
   Tiling t;
   if (p.nq <= kernel.decode_rows() && threads == 1) {
     // A decode step on one thread: one unit per batch entry over all kv
-    // heads reads each key position's rows in address order (1.2-1.5x
+    // heads reads each key position's rows in address order (1.2-1.7x
     // faster; see ForwardFewRows). On 2 threads, units of half the kv
     // heads each ran 1.3-1.5x slower than units of one kv head.
     t = MakeTiling(p, tile, heads, p.kv_heads);

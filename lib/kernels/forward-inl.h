@@ -1404,9 +1404,9 @@ HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Unit& w,
   // before this one's work, position by position: with [seq, heads, dim]
   // layouts that is memory in address order, one load per line, and the
   // work then finds its rows in the caches. One thread, D = 128, N = 32768:
-  // MHA 1.5x, GQA 32/8 1.2x faster than each head's rows fetched a page
-  // apart; software prefetches of those lines, spread over the work, ran
-  // slower than either.
+  // MHA 1.5-1.7x, GQA 32/8 1.2-1.4x faster than each head's rows fetched a
+  // page apart; software prefetches of those lines, spread over the work,
+  // ran slower than either.
   const bool span = w.kv_end - w.kv_head > 1;
   constexpr int64_t kLineFloats = 64 / sizeof(float);
   for (int64_t j0 = first; j0 <= last; j0 += N) {
