@@ -65,10 +65,17 @@ struct Tiling {
   int64_t q_blocks;     // ceil(nq / block_q)
   int64_t head_chunks;  // ceil(Group() / heads_per_unit), 1 if kv_per_unit > 1
   int64_t kv_chunks;    // ceil(kv_heads / kv_per_unit)
-  int64_t units;        // batch * kv_chunks * head_chunks * q_blocks
+  int64_t units;  // batch * key_splits * kv_chunks * head_chunks * q_blocks
   // Write the output with non-temporal stores where its rows are whole,
   // aligned cache lines (see OutputRowsAreLines).
   bool stream_out = false;
+  // Decode steps over long key ranges may also split the keys: part s holds
+  // keys [split_first + s * split_keys, + split_keys), and its units leave
+  // each (head, query) pair's softmax state in `partials` for the engine to
+  // merge (see PartialRow), so that a step spreads over threads.
+  int64_t key_splits = 1;
+  int64_t split_first = 0, split_keys = 0;
+  float* partials = nullptr;  // set by the engine when key_splits > 1
 };
 
 inline Tiling MakeTiling(const Problem& p, int64_t block_q,
@@ -87,6 +94,28 @@ inline Tiling MakeTiling(const Problem& p, int64_t block_q,
   return t;
 }
 
+// Splits the keys that queries [0, nq) see into parts of split_keys keys.
+inline void SplitKeys(const Problem& p, int64_t split_keys, Tiling* t) {
+  const int64_t first = p.KeyLo(p.Position(0));
+  const int64_t keys = p.KeyHi(p.Position(p.nq - 1)) - first + 1;
+  t->split_first = first;
+  t->split_keys = split_keys;
+  t->key_splits = keys > split_keys ? (keys + split_keys - 1) / split_keys : 1;
+  t->units =
+      p.batch * t->key_splits * t->kv_chunks * t->head_chunks * t->q_blocks;
+}
+
+// Floats per (pair, part) in Tiling::partials: the running max m (log2
+// units), the sum l, then dim_v floats of unnormalised output.
+inline int64_t PartialFloats(const Problem& p) { return p.dim_v + 2; }
+
+// The partial state of query i of head h, batch entry b, from part s.
+inline float* PartialRow(const Problem& p, const Tiling& t, int64_t b,
+                         int64_t h, int64_t i, int64_t s) {
+  const int64_t pair = (b * p.heads + h) * p.nq + i;
+  return t.partials + (pair * t.key_splits + s) * PartialFloats(p);
+}
+
 // Whether every output row starts on a 64-byte boundary and fills whole
 // cache lines, so that non-temporal stores write full lines only.
 inline bool OutputRowsAreLines(const Problem& p) {
@@ -99,9 +128,11 @@ inline bool OutputRowsAreLines(const Problem& p) {
 
 // One unit's share: query heads [h_begin, h_end) of kv heads
 // [kv_head, kv_end) (head h reads kv head h / Group()) and queries
-// [i_begin, i_end) of batch entry b.
+// [i_begin, i_end) of batch entry b, against keys [j_begin, j_end): all of
+// them, or part `split` of a split key range.
 struct Unit {
   int64_t b, kv_head, kv_end, h_begin, h_end, i_begin, i_end;
+  int64_t split, j_begin, j_end;
 };
 
 // Heads vary fastest: with [seq, heads, dim] layouts the heads of one query
@@ -115,7 +146,18 @@ inline Unit UnitAt(const Problem& p, const Tiling& t, int64_t u) {
   w.kv_head = u % t.kv_chunks * t.kv_per_unit;
   u /= t.kv_chunks;
   const int64_t qb = u % t.q_blocks;
-  w.b = u / t.q_blocks;
+  u /= t.q_blocks;
+  // Parts of the keys vary slowest within a batch entry: threads that take
+  // consecutive units read separate stretches of K and V.
+  w.split = u % t.key_splits;
+  w.b = u / t.key_splits;
+  if (t.key_splits > 1) {
+    w.j_begin = t.split_first + w.split * t.split_keys;
+    w.j_end = std::min(w.j_begin + t.split_keys, p.nk);
+  } else {
+    w.j_begin = 0;
+    w.j_end = p.nk;
+  }
   w.kv_end = std::min(w.kv_head + t.kv_per_unit, p.kv_heads);
   w.h_begin = w.kv_head * p.Group() + chunk * t.heads_per_unit;
   w.h_end = std::min(w.h_begin + t.heads_per_unit, w.kv_end * p.Group());

@@ -18,6 +18,10 @@ namespace swattn {
 // threads.
 Tiling PlanTiling(const Problem& p, const ForwardKernel& kernel, int threads);
 
+// Merges the parts of a split decode step for pairs [begin, end) (pair =
+// (b * heads + h) * nq + i): writes their output rows and lse.
+void MergeSplits(const Problem& p, const Tiling& t, int64_t begin, int64_t end);
+
 // Computes `p` on `target` with up to num_threads threads (0 = all).
 // Returns SWATTN_OK, or SWATTN_ERROR_OUT_OF_MEMORY with *error set before any
 // output is written.

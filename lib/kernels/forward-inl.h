@@ -1363,8 +1363,8 @@ HWY_INLINE void PvFewRows(DF df, const float* HWY_RESTRICT v, int64_t stride,
   }
 }
 
-HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Unit& w,
-                                 const Scratch& s) {
+HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Tiling& t,
+                                 const Unit& w, const Scratch& s) {
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   const int64_t rows = w.i_end - w.i_begin;
   const int64_t pairs = (w.h_end - w.h_begin) * rows;
@@ -1386,8 +1386,8 @@ HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Unit& w,
   }
   float* HWY_RESTRICT scores = s.st;     // [N] one chunk's scores
   float* HWY_RESTRICT probs = s.st + N;  // [N] and probabilities
-  const int64_t first = p.KeyLo(p.Position(w.i_begin));
-  const int64_t last = p.KeyHi(p.Position(w.i_end - 1));
+  const int64_t first = std::max(p.KeyLo(p.Position(w.i_begin)), w.j_begin);
+  const int64_t last = std::min(p.KeyHi(p.Position(w.i_end - 1)), w.j_end - 1);
   const int64_t k_lines = (p.dim * 4 + 63) / 64;
   const int64_t v_lines = (p.dim_v * 4 + 63) / 64;
   // Several pairs per kv head (GQA, or more than one query) sum their
@@ -1412,7 +1412,9 @@ HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Unit& w,
   for (int64_t j0 = first; j0 <= last; j0 += N) {
     if (span) {
       float touched = 0.0f;
-      for (int64_t j = j0 + N; j < std::min(j0 + 2 * N, last + 1); ++j) {
+      // The first chunk too: the keys of a split step start many times.
+      const int64_t from = j0 == first ? j0 : j0 + N;
+      for (int64_t j = from; j < std::min(j0 + 2 * N, last + 1); ++j) {
         for (int64_t g = w.kv_head; g < w.kv_end; ++g) {
           const float* kr = p.k.Row(w.b, j, g);
           for (int64_t i = 0; i < p.dim; i += kLineFloats) touched += kr[i];
@@ -1464,7 +1466,7 @@ HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Unit& w,
       for (int64_t x = x_begin; x < x_end; ++x) {
         const int64_t pos = p.Position(query_of(x));
         const int64_t a = std::max(p.KeyLo(pos), j0);
-        const int64_t e = std::min(p.KeyHi(pos), j0 + N - 1);
+        const int64_t e = std::min({p.KeyHi(pos), j0 + N - 1, last});
         if (a > e) continue;
         // Only the pair's own keys are read, so a NaN outside its window
         // cannot reach it; the other lanes score -inf and weigh 0.
@@ -1494,7 +1496,14 @@ HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Unit& w,
       }
     }
   }
-  for (int64_t x = 0; x < pairs; ++x) {
+  for (int64_t x = 0; t.key_splits > 1 && x < pairs; ++x) {
+    // One part of the keys: the engine merges the parts' states.
+    float* part = PartialRow(p, t, w.b, head_of(x), query_of(x), w.split);
+    part[0] = s.m[x];
+    part[1] = s.l[x];
+    std::copy(s.o + x * dv_pad, s.o + x * dv_pad + p.dim_v, part + 2);
+  }
+  for (int64_t x = 0; t.key_splits == 1 && x < pairs; ++x) {
     const VF inv_l = hn::Set(df, InverseSum(s.l[x]));
     const float* acc = s.o + x * dv_pad;
     float* out = p.out.Row(w.b, query_of(x), head_of(x));
@@ -1542,7 +1551,7 @@ HWY_INLINE void RunUnits(const Problem& p, const Tiling& t, int64_t begin,
     const bool last = u + 1 == end;
     const Unit next = last ? Unit{} : UnitAt(p, t, u + 1);
     if (unit.i_end - unit.i_begin <= kFewRows) {
-      ForwardFewRows(df, p, unit, s);
+      ForwardFewRows(df, p, t, unit, s);
     } else {
       ForwardUnit(df, p, unit, last ? nullptr : &next, stream, s);
     }

@@ -23,8 +23,9 @@ struct ForwardKernel {
   // SIZE_MAX when that count does not fit in size_t.
   size_t (*scratch_floats)(const Problem& p, const Tiling& t);
   // Computes units [begin, end) in order: writes their rows of out and, if
-  // requested, of lse. Knowing the next unit lets a kernel fetch its first
-  // rows during the current one.
+  // requested, of lse, or for parts of split keys (Tiling::key_splits > 1)
+  // their pairs' partial state. Knowing the next unit lets a kernel fetch
+  // its first rows during the current one.
   void (*run_units)(const Problem& p, const Tiling& t, int64_t begin,
                     int64_t end, float* scratch);
 };

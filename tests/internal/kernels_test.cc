@@ -1,15 +1,15 @@
 // lib/kernels and lib/engine: every kernel through the kernel interface,
 // against the scalar reference kernel, unit by unit.
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
-
-#include <sys/mman.h>
-
-#include <catch2/catch.hpp>
 
 #include "dispatch/targets.h"
 #include "engine/engine.h"
@@ -76,6 +76,14 @@ void RunUnitsInOrder(const ForwardKernel& kernel, const Problem& p,
   Tiling t = PlanTiling(p, kernel, threads);
   t.stream_out |= stream_out;
   REQUIRE(t.block_q % kernel.query_tile() == 0);
+  // Decode steps over many keys leave each part's state for the merge.
+  const int64_t pairs = p.batch * p.heads * p.nq;
+  std::vector<float> partials(
+      t.key_splits > 1
+          ? static_cast<size_t>(pairs * t.key_splits * PartialFloats(p))
+          : 0,
+      kGuard);
+  t.partials = t.key_splits > 1 ? partials.data() : nullptr;
   const size_t floats = kernel.scratch_floats(p, t);
   const size_t guard = 256;
   const size_t bytes = ((floats + guard) * sizeof(float) + 63) / 64 * 64;
@@ -88,6 +96,11 @@ void RunUnitsInOrder(const ForwardKernel& kernel, const Problem& p,
     }
   } else {
     kernel.run_units(p, t, 0, t.units, scratch);
+  }
+  if (t.key_splits > 1) {
+    // Every part of every pair was written.
+    CHECK(std::count(partials.begin(), partials.end(), kGuard) == 0);
+    MergeSplits(p, t, 0, pairs);
   }
   bool intact = true;
   for (size_t i = floats; i < floats + guard; ++i) intact &= scratch[i] == kGuard;
@@ -136,6 +149,13 @@ TEST_CASE("Every kernel matches the scalar kernel, in any unit order",
       {2, 64, 4, 4, 1, 1, 10, 3, 62},
       // Groups of 5 query heads: units of 4 heads and of 1 on 2 threads.
       {1, 200, 10, 2, 16, 16, -1, 0, 199},
+      // Decode steps over more than 512 keys: keys split into parts that
+      // the engine merges (MHA in place, MQA and GQA packed, a sliding
+      // window of 4 queries, keys on both sides with rising scores).
+      {1, 1500, 4, 4, 16, 16, -1, 0, 1499},
+      {1, 1300, 6, 1, 24, 40, -1, 0, 1299},
+      {4, 2100, 8, 2, 20, 36, 700, 0, 2096},
+      {2, 1100, 2, 2, 8, 8, -1, 5, 1090, 1.0f},
       {2, 100, 2, 1, 64, 64, -1, -1, 30},
       {2, 200, 2, 1, 32, 32, -1, 0, 198, 1.0f},
       {2, 20, 1, 1, 8, 8, 2, 2, 30},
@@ -348,9 +368,17 @@ TEST_CASE("The tiling depends on the problem; decode steps also on threads",
       const Tiling one = PlanTiling(step.p, target.kernel, 1);
       const bool spans = target.kernel.decode_rows() >= 3;
       CHECK(one.kv_per_unit == (spans ? kv_heads : 1));
+      // 1000 keys: two parts of 500 where the kernel has a decode path.
+      CHECK(one.key_splits == (spans ? 2 : 1));
       CHECK(one.units ==
-            (one.kv_per_unit > 1 ? 1 : one.head_chunks * kv_heads));
-      CHECK(PlanTiling(step.p, target.kernel, 2).kv_per_unit == 1);
+            one.key_splits *
+                (one.kv_per_unit > 1 ? 1 : one.head_chunks * kv_heads));
+      const Tiling two_step = PlanTiling(step.p, target.kernel, 2);
+      CHECK(two_step.kv_per_unit == 1);
+      // The parts depend on the problem only: their bits do not change.
+      CHECK(two_step.key_splits == one.key_splits);
+      CHECK(two_step.split_keys == one.split_keys);
+      CHECK(two_step.split_first == one.split_first);
     }
     // 16 MiB of output is streamed (PlanTiling reads no data).
     Data d = Make(1, 1, 8, 8, 64, 64, 10, 10, 0, 3);
