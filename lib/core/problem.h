@@ -3,6 +3,7 @@
 #ifndef SWATTN_CORE_PROBLEM_H_
 #define SWATTN_CORE_PROBLEM_H_
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,7 +51,23 @@ struct Problem {
     const int64_t most = std::max<int64_t>(nk - 1, 0);
     return std::min(left, most) + std::min(right, most) + 1;
   }
+  // The keys that queries [0, nq) see together, from KeyLo(Position(0)):
+  // 0 or less when every window is empty.
+  int64_t KeysSeen() const {
+    return KeyHi(Position(nq - 1)) - KeyLo(Position(0)) + 1;
+  }
 };
+
+// A row's online-softmax state is a running max m (log2 units) and a sum l;
+// the kernels and the merge of split decode steps finish it the same way.
+// 1 / l, or 0 for a row that saw no key (its output is then 0, not NaN).
+inline float InverseSum(float l) { return l == 0.0f ? 0.0f : 1.0f / l; }
+
+// A row's log-sum-exp from its running max m (log2 units) and sum l.
+inline float Lse(float m, float l) {
+  constexpr float kLn2 = 0.693147180559945309417f;
+  return m * kLn2 + logf(l);
+}
 
 // How a call is split into independent work units. A unit owns the output
 // rows of `heads_per_unit` query heads that share one key/value head, for
@@ -96,9 +113,8 @@ inline Tiling MakeTiling(const Problem& p, int64_t block_q,
 
 // Splits the keys that queries [0, nq) see into parts of split_keys keys.
 inline void SplitKeys(const Problem& p, int64_t split_keys, Tiling* t) {
-  const int64_t first = p.KeyLo(p.Position(0));
-  const int64_t keys = p.KeyHi(p.Position(p.nq - 1)) - first + 1;
-  t->split_first = first;
+  const int64_t keys = p.KeysSeen();
+  t->split_first = p.KeyLo(p.Position(0));
   t->split_keys = split_keys;
   t->key_splits = keys > split_keys ? (keys + split_keys - 1) / split_keys : 1;
   t->units =

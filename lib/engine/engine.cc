@@ -74,7 +74,6 @@ void MergeChunk(void* context, int64_t begin, int64_t end, int) {
 
 void MergeSplits(const Problem& p, const Tiling& t, int64_t begin,
                  int64_t end) {
-  constexpr float kLn2 = 0.693147180559945309417f;
   for (int64_t pair = begin; pair < end; ++pair) {
     const int64_t i = pair % p.nq;
     const int64_t h = pair / p.nq % p.heads;
@@ -94,9 +93,9 @@ void MergeSplits(const Problem& p, const Tiling& t, int64_t begin,
       l += weight * part[1];
       for (int64_t c = 0; c < p.dim_v; ++c) out[c] += weight * part[2 + c];
     }
-    const float inv_l = l == 0.0f ? 0.0f : 1.0f / l;
+    const float inv_l = InverseSum(l);
     for (int64_t c = 0; c < p.dim_v; ++c) out[c] *= inv_l;
-    if (p.lse != nullptr) p.lse[pair] = top * kLn2 + std::log(l);
+    if (p.lse != nullptr) p.lse[pair] = Lse(top, l);
   }
 }
 
@@ -115,8 +114,7 @@ Tiling PlanTiling(const Problem& p, const ForwardKernel& kernel, int threads) {
     t = MakeTiling(p, tile, heads, threads == 1 ? p.kv_heads : 1);
     // Parts of the keys, chosen by the problem alone so that no result
     // depends on the thread count.
-    const int64_t keys =
-        p.KeyHi(p.Position(p.nq - 1)) - p.KeyLo(p.Position(0)) + 1;
+    const int64_t keys = p.KeysSeen();
     const double pair_bytes = 4.0 * static_cast<double>(p.batch * p.heads) *
                               static_cast<double>(p.nq * PartialFloats(p));
     const int64_t most = static_cast<int64_t>(

@@ -76,7 +76,6 @@ constexpr int kPvRows = 8;
 #endif
 
 constexpr float kLog2e = 1.44269504088896340736f;
-constexpr float kLn2 = 0.693147180559945309417f;
 // The running max m (log2 units) is stale: it is raised only when a score
 // passes it by more than this, so most key groups go straight from scores to
 // probabilities, each at most 2^8.
@@ -244,12 +243,6 @@ struct BlockSoftmax {
 // (-inf) minus it give P = 0 rather than NaN (and scores need no check for
 // it); any larger score raises it, as kNoMax + kMaxGrowth rounds to kNoMax.
 constexpr float kNoMax = std::numeric_limits<float>::lowest();
-
-// 1 / l, or 0 for a row that saw no key (its output is then 0, not NaN).
-HWY_INLINE float InverseSum(float l) { return l == 0.0f ? 0.0f : 1.0f / l; }
-
-// A row's log-sum-exp from its running max m (log2 units) and sum l.
-HWY_INLINE float Lse(float m, float l) { return m * kLn2 + logf(l); }
 
 // Where the tile's windows cut the block: st entries [full_a, full_b] are
 // inside every row's window; the others are masked per row. Entry jj of st
@@ -1496,14 +1489,17 @@ HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Tiling& t,
       }
     }
   }
-  for (int64_t x = 0; t.key_splits > 1 && x < pairs; ++x) {
+  if (t.key_splits > 1) {
     // One part of the keys: the engine merges the parts' states.
-    float* part = PartialRow(p, t, w.b, head_of(x), query_of(x), w.split);
-    part[0] = s.m[x];
-    part[1] = s.l[x];
-    std::copy(s.o + x * dv_pad, s.o + x * dv_pad + p.dim_v, part + 2);
+    for (int64_t x = 0; x < pairs; ++x) {
+      float* part = PartialRow(p, t, w.b, head_of(x), query_of(x), w.split);
+      part[0] = s.m[x];
+      part[1] = s.l[x];
+      std::copy(s.o + x * dv_pad, s.o + x * dv_pad + p.dim_v, part + 2);
+    }
+    return;
   }
-  for (int64_t x = 0; t.key_splits == 1 && x < pairs; ++x) {
+  for (int64_t x = 0; x < pairs; ++x) {
     const VF inv_l = hn::Set(df, InverseSum(s.l[x]));
     const float* acc = s.o + x * dv_pad;
     float* out = p.out.Row(w.b, query_of(x), head_of(x));
