@@ -202,7 +202,8 @@ TEST_CASE("results are bitwise identical for 1, 2 and 7 threads",
   };
   // Small windows and heads keep this fast under SVE emulation; the number
   // of units, not their size, is what the test needs. The decode step (3
-  // queries) is split by kv heads on one thread, by heads on more.
+  // queries) is split by kv heads on one thread, by heads on more, and its
+  // 700 keys into two parts either way.
   const Config configs[] = {{12, 12, SWATTN_QUERY_OFFSET_DEFAULT, 700},
                             {30, 0, SWATTN_QUERY_OFFSET_DEFAULT, 700},
                             {3, 9, -50, 700},

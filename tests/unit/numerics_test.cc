@@ -252,6 +252,42 @@ TEST_CASE("NaN and Inf stay inside the windows that contain them",
   }
 }
 
+TEST_CASE("NaN and Inf stay inside the windows of split decode steps",
+          "[numerics]") {
+  // Decode steps over more than 512 keys split them into parts that the
+  // engine merges: a poisoned key reaches only the rows that see it,
+  // whichever part holds it. With (700, 0) the first query alone sees the
+  // first key of the first part.
+  const int64_t windows[][2] = {{-1, 0}, {700, 0}};
+  for (const int64_t nq : {4, 1}) {
+    for (const auto& w : windows) {
+      Problem p;
+      p.batch = 2;
+      p.nq = nq;
+      p.nk = 1100;
+      p.heads = 2;
+      p.kv_heads = KvHeadsFor(nq, p.heads);
+      p.dim = 16;
+      p.vdim = 8;
+      p.left = w[0];
+      p.right = w[1];
+      INFO(p.Describe());
+      Case clean(p, 4242);
+      ForEachTarget([&](const std::string& name) {
+        const Result base = RunOn(name, clean);
+        const std::vector<int64_t> keys =
+            w[0] < 0 ? std::vector<int64_t>{10, 600, 1099}
+                     : std::vector<int64_t>{p.nk - nq - w[0], 1099};
+        for (int64_t j : keys) {
+          for (Poison what : {Poison::kKeyNaN, Poison::kValueInf}) {
+            CheckPoisonLocality(p, clean, base, name, what, j);
+          }
+        }
+      });
+    }
+  }
+}
+
 TEST_CASE("NaN in a query row stays in that row", "[numerics]") {
   // 60 queries, and decode steps of 4 and 1 (packed keys and keys in place,
   // see KvHeadsFor).
