@@ -216,6 +216,34 @@ void CheckPoisonLocality(const Problem& p, Case& clean, const Result& base,
 // pair: one query gets a kv head per head, more queries share one.
 int64_t KvHeadsFor(int64_t nq, int64_t heads) { return nq == 1 ? heads : 1; }
 
+// The last nq of nk positions query, 2 batch entries of 2 heads (kv heads
+// per KvHeadsFor); each key in `keys` is poisoned in turn, every way in
+// `poisons`, on every target.
+void CheckLocalityOnTargets(int64_t nq, int64_t nk, const int64_t window[2],
+                            const std::vector<int64_t>& keys,
+                            const std::vector<Poison>& poisons, uint64_t seed) {
+  Problem p;
+  p.batch = 2;
+  p.nq = nq;
+  p.nk = nk;
+  p.heads = 2;
+  p.kv_heads = KvHeadsFor(nq, p.heads);
+  p.dim = 16;
+  p.vdim = 8;
+  p.left = window[0];
+  p.right = window[1];
+  INFO(p.Describe());
+  Case clean(p, seed);
+  ForEachTarget([&](const std::string& name) {
+    const Result base = RunOn(name, clean);
+    for (int64_t j : keys) {
+      for (Poison what : poisons) {
+        CheckPoisonLocality(p, clean, base, name, what, j);
+      }
+    }
+  });
+}
+
 TEST_CASE("NaN and Inf stay inside the windows that contain them",
           "[numerics]") {
   const int64_t windows[][2] = {{3, 5}, {0, 7}, {16, 0}, {-1, 0}, {5, -1}};
@@ -223,31 +251,14 @@ TEST_CASE("NaN and Inf stay inside the windows that contain them",
   // keys and keys in place, see KvHeadsFor).
   for (const int64_t nq : {100, 4, 1}) {
     for (const auto& w : windows) {
-      Problem p;
-      p.batch = 2;
-      p.nq = nq;
-      p.nk = 100;
-      p.heads = 2;
-      p.kv_heads = KvHeadsFor(nq, p.heads);
-      p.dim = 16;
-      p.vdim = 8;
-      p.left = w[0];
-      p.right = w[1];
-      INFO(p.Describe());
-      Case clean(p, 31337);
       const std::vector<int64_t> keys =
           nq == 100 ? std::vector<int64_t>{0, 32, 63, 99}
           : nq == 4 ? std::vector<int64_t>{96, 98, 99}
                     : std::vector<int64_t>{99};
-      ForEachTarget([&](const std::string& name) {
-        const Result base = RunOn(name, clean);
-        for (int64_t j : keys) {
-          for (Poison what : {Poison::kKeyNaN, Poison::kValueNaN,
-                              Poison::kKeyInf, Poison::kValueInf}) {
-            CheckPoisonLocality(p, clean, base, name, what, j);
-          }
-        }
-      });
+      CheckLocalityOnTargets(nq, 100, w, keys,
+                             {Poison::kKeyNaN, Poison::kValueNaN,
+                              Poison::kKeyInf, Poison::kValueInf},
+                             31337);
     }
   }
 }
@@ -258,32 +269,15 @@ TEST_CASE("NaN and Inf stay inside the windows of split decode steps",
   // engine merges: a poisoned key reaches only the rows that see it,
   // whichever part holds it. With (700, 0) the first query alone sees the
   // first key of the first part.
+  const int64_t nk = 1100;
   const int64_t windows[][2] = {{-1, 0}, {700, 0}};
   for (const int64_t nq : {4, 1}) {
     for (const auto& w : windows) {
-      Problem p;
-      p.batch = 2;
-      p.nq = nq;
-      p.nk = 1100;
-      p.heads = 2;
-      p.kv_heads = KvHeadsFor(nq, p.heads);
-      p.dim = 16;
-      p.vdim = 8;
-      p.left = w[0];
-      p.right = w[1];
-      INFO(p.Describe());
-      Case clean(p, 4242);
-      ForEachTarget([&](const std::string& name) {
-        const Result base = RunOn(name, clean);
-        const std::vector<int64_t> keys =
-            w[0] < 0 ? std::vector<int64_t>{10, 600, 1099}
-                     : std::vector<int64_t>{p.nk - nq - w[0], 1099};
-        for (int64_t j : keys) {
-          for (Poison what : {Poison::kKeyNaN, Poison::kValueInf}) {
-            CheckPoisonLocality(p, clean, base, name, what, j);
-          }
-        }
-      });
+      const std::vector<int64_t> keys =
+          w[0] < 0 ? std::vector<int64_t>{10, 600, nk - 1}
+                   : std::vector<int64_t>{nk - nq - w[0], nk - 1};
+      CheckLocalityOnTargets(nq, nk, w, keys,
+                             {Poison::kKeyNaN, Poison::kValueInf}, 4242);
     }
   }
 }
