@@ -710,21 +710,21 @@ HWY_NOINLINE void PvColumns(DF df, const float* HWY_RESTRICT pt,
 // The P.V update for rows [0, rows) of a tile. Columns are the outer loop,
 // so every row tile reads one 4-vector slice of the V block (16 KiB for 64
 // keys on AVX-512) while it is in L1. Measured the same as rows outer at
-// Dv = 128 on Sapphire Rapids; it bounds L1 traffic for wider Dv.
+// Dv = 128 on Sapphire Rapids; it bounds L1 traffic for wider Dv. Row r's
+// accumulators start at o + r * o_stride.
 HWY_INLINE void PvBlock(DF df, const float* HWY_RESTRICT pt,
                         const float* HWY_RESTRICT v, int64_t v_stride,
-                        int64_t dv_pad, int64_t rows,
+                        int64_t dv_pad, int64_t o_stride, int64_t rows,
                         const int64_t* HWY_RESTRICT lo,
                         const int64_t* HWY_RESTRICT hi,
-                        const float* HWY_RESTRICT alpha,
-                        float* HWY_RESTRICT o, const PvEnds& ends,
-                        LineQueue* pf) {
+                        const float* HWY_RESTRICT alpha, float* HWY_RESTRICT o,
+                        const PvEnds& ends, LineQueue* pf) {
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   int64_t c = 0;
   // The slice of kCols vectors from column c on.
   const auto slice = [&](auto cols) {
     constexpr int kCols = decltype(cols)::value;
-    PvColumns<kCols>(df, pt, v + c, v_stride, dv_pad, rows, lo, hi, alpha,
+    PvColumns<kCols>(df, pt, v + c, v_stride, o_stride, rows, lo, hi, alpha,
                      o + c, ends.At(0, c), pf);
     c += kCols * N;
   };
@@ -1046,8 +1046,8 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
       const PvEnds ends{first, last ? s.inv_l : nullptr,
                         p.out.Row(w.b, w.i_begin + t * T, w.h_begin + g),
                         p.out.stride_seq, p.dim_v, stream};
-      PvBlock(df, s.st, vb + a * v_stride, v_stride, dv_pad, rows, s.lo, s.hi,
-              s.alpha, s.o + x * T * dv_pad, ends, pf);
+      PvBlock(df, s.st, vb + a * v_stride, v_stride, dv_pad, dv_pad, rows, s.lo,
+              s.hi, s.alpha, s.o + x * T * dv_pad, ends, pf);
     }
   };
   // The keys tile t reaches: [KeyLo(first row), KeyHi(last row)].
@@ -1236,6 +1236,14 @@ HWY_INLINE VF ScoresByKey(DF df, const float* HWY_RESTRICT q, int64_t dim,
   return hn::Load(df, scores);
 }
 
+// Query-key pairs per GroupScores batch: kGroupPairs x 4 accumulators, 4 key
+// vectors and a query vector fit the registers (AVX2 has 16).
+#if HWY_TARGET == HWY_AVX2
+constexpr int64_t kGroupPairs = 2;
+#else
+constexpr int64_t kGroupPairs = 4;
+#endif
+
 // Scalable vectors cannot sit in an array (and HWY_SCALAR, compiled but never
 // dispatched, has one lane and no ConcatEven).
 #if !HWY_HAVE_SCALABLE && HWY_TARGET != HWY_SCALAR
@@ -1254,106 +1262,167 @@ HWY_INLINE VF SumEach(DF df, VF* v) {
   }
 }
 
-// Lanes [lo, hi]: the dot products of q (dim floats) with the packed key rows
-// k[j * dim, + dim), which sit in L1; the other lanes -inf. One accumulator
-// per key, all reduced together at the end, and q loaded once per 4 vectors
-// of all the keys. Lanes outside [lo, hi] read row lo or hi again: nothing
-// outside the window is read.
-HWY_INLINE VF PackedScores(DF df, const float* HWY_RESTRICT q, int64_t dim,
-                           int64_t lo, int64_t hi, const float* HWY_RESTRICT k,
-                           float* HWY_RESTRICT scores) {
+// scores[x * N + j], x < kPairs: the dot product of q[x] (dim floats) with
+// key row j of k (rows k_stride floats apart) for lanes j in [lo[x], hi[x]],
+// -inf in the others. The pairs share every key load: 4 keys at a time, one
+// accumulator per pair and key, all reduced at the end (the same sums, in the
+// same order, for any kPairs). Only rows in the union of the ranges are read;
+// a pair's lanes outside its own range are replaced, not added to, so a NaN
+// key outside its window cannot reach it. tail: N floats of scratch.
+template <int kPairs>
+HWY_INLINE void GroupScores(DF df, const float* const* q, int64_t dim,
+                            const int64_t* lo, const int64_t* hi,
+                            const float* HWY_RESTRICT k, int64_t k_stride,
+                            float* HWY_RESTRICT tail,
+                            float* HWY_RESTRICT scores) {
   constexpr size_t kN = hn::MaxLanes(DF());
+  static_assert(kN % 4 == 0, "keys go 4 at a time");
   const int64_t N = static_cast<int64_t>(kN);
+  const int64_t full = dim / N * N;
+  int64_t first = lo[0], end = hi[0];
+  for (int x = 1; x < kPairs; ++x) {
+    first = std::min(first, lo[x]);
+    end = std::max(end, hi[x]);
+  }
   const float* rows[kN];
-  VF acc[kN];
   for (size_t j = 0; j < kN; ++j) {
-    rows[j] = k + std::clamp(static_cast<int64_t>(j), lo, hi) * dim;
-    acc[j] = hn::Zero(df);
+    rows[j] = k + std::clamp(static_cast<int64_t>(j), first, end) * k_stride;
   }
-  int64_t d = 0;
-  for (; d + 4 * N <= dim; d += 4 * N) {
-    const VF q0 = hn::LoadU(df, q + d), q1 = hn::LoadU(df, q + d + N);
-    const VF q2 = hn::LoadU(df, q + d + 2 * N);
-    const VF q3 = hn::LoadU(df, q + d + 3 * N);
-    for (size_t j = 0; j < kN; ++j) {
-      const float* HWY_RESTRICT r = rows[j] + d;
-      acc[j] = hn::MulAdd(q0, hn::LoadU(df, r), acc[j]);
-      acc[j] = hn::MulAdd(q1, hn::LoadU(df, r + N), acc[j]);
-      acc[j] = hn::MulAdd(q2, hn::LoadU(df, r + 2 * N), acc[j]);
-      acc[j] = hn::MulAdd(q3, hn::LoadU(df, r + 3 * N), acc[j]);
+  VF part[kPairs][kN / 4];
+  for (size_t j0 = 0; j0 < kN; j0 += 4) {
+    VF acc[kPairs][4];
+    for (int x = 0; x < kPairs; ++x) {
+      for (int i = 0; i < 4; ++i) acc[x][i] = hn::Zero(df);
     }
-  }
-  for (; d + N <= dim; d += N) {
-    const VF q0 = hn::LoadU(df, q + d);
-    for (size_t j = 0; j < kN; ++j) {
-      acc[j] = hn::MulAdd(q0, hn::LoadU(df, rows[j] + d), acc[j]);
+    for (int64_t d = 0; d < full; d += N) {
+      const VF k0 = hn::LoadU(df, rows[j0] + d);
+      const VF k1 = hn::LoadU(df, rows[j0 + 1] + d);
+      const VF k2 = hn::LoadU(df, rows[j0 + 2] + d);
+      const VF k3 = hn::LoadU(df, rows[j0 + 3] + d);
+      for (int x = 0; x < kPairs; ++x) {
+        const VF qx = hn::LoadU(df, q[x] + d);
+        acc[x][0] = hn::MulAdd(qx, k0, acc[x][0]);
+        acc[x][1] = hn::MulAdd(qx, k1, acc[x][1]);
+        acc[x][2] = hn::MulAdd(qx, k2, acc[x][2]);
+        acc[x][3] = hn::MulAdd(qx, k3, acc[x][3]);
+      }
     }
-  }
-  VF sum = SumEach<kN>(df, acc);
-  if (d < dim) {
-    for (size_t j = 0; j < kN; ++j) {
-      float t = 0.0f;
-      for (int64_t c = d; c < dim; ++c) t += q[c] * rows[j][c];
-      scores[j] = t;
-    }
-    sum = hn::Add(sum, hn::Load(df, scores));
+    // The first two levels of SumEach<kN> over this quad's keys.
+    for (int x = 0; x < kPairs; ++x) part[x][j0 / 4] = SumEach<4>(df, acc[x]);
   }
   const VF lane = hn::Iota(df, 0.0f);
-  return hn::IfThenElse(
-      hn::And(hn::Ge(lane, hn::Set(df, static_cast<float>(lo))),
-              hn::Le(lane, hn::Set(df, static_cast<float>(hi)))),
-      sum, hn::Set(df, -std::numeric_limits<float>::infinity()));
+  const VF neg_inf = hn::Set(df, -std::numeric_limits<float>::infinity());
+  for (int x = 0; x < kPairs; ++x) {
+    VF sum = SumEach<kN / 4>(df, part[x]);
+    if (full < dim) {
+      for (size_t j = 0; j < kN; ++j) {
+        float t = 0.0f;
+        for (int64_t c = full; c < dim; ++c) t += q[x][c] * rows[j][c];
+        tail[j] = t;
+      }
+      sum = hn::Add(sum, hn::Load(df, tail));
+    }
+    const auto keep =
+        hn::And(hn::Ge(lane, hn::Set(df, static_cast<float>(lo[x]))),
+                hn::Le(lane, hn::Set(df, static_cast<float>(hi[x]))));
+    hn::Store(hn::IfThenElse(keep, sum, neg_inf), df, scores + x * N);
+  }
 }
 #else
-// As above, one key at a time.
-HWY_INLINE VF PackedScores(DF df, const float* HWY_RESTRICT q, int64_t dim,
-                           int64_t lo, int64_t hi, const float* HWY_RESTRICT k,
-                           float* HWY_RESTRICT scores) {
-  return ScoresByKey(
-      df, q, dim, lo, hi, [&](int64_t j) { return k + j * dim; }, scores);
+// As above, one pair and one key at a time.
+template <int kPairs>
+HWY_INLINE void GroupScores(DF df, const float* const* q, int64_t dim,
+                            const int64_t* lo, const int64_t* hi,
+                            const float* HWY_RESTRICT k, int64_t k_stride,
+                            float* HWY_RESTRICT /*tail*/,
+                            float* HWY_RESTRICT scores) {
+  const size_t N = hn::Lanes(df);
+  for (int x = 0; x < kPairs; ++x) {
+    float* out = scores + x * N;
+    hn::Store(ScoresByKey(
+                  df, q[x], dim, lo[x], hi[x],
+                  [&](int64_t j) { return k + j * k_stride; }, out),
+              df, out);
+  }
 }
 #endif
 
-// acc[0, Dv) += sum over i in [0, n) of probs[i] * v[i * stride, + Dv),
-// adding in increasing i. Column slices of up to 4 vectors stay in registers
-// across the keys (through memory, each key would wait for the store of the
-// one before).
-HWY_INLINE void PvFewRows(DF df, const float* HWY_RESTRICT v, int64_t stride,
-                          int64_t n, int64_t dim_v,
-                          const float* HWY_RESTRICT probs,
-                          float* HWY_RESTRICT acc) {
+// Pairs x0, x0 + step, ... (n of them, at most kGroupPairs, with ranges that
+// do not decrease) against the chunk of keys [j0, j0 + N) up to `last`,
+// whose rows kb and vb hold (V with v_stride): scores, the online softmax
+// and P.V. Pairs that share a kv head with others (`several`, which depends
+// on the problem only) load each key row and V slice once for the batch;
+// one pair alone sums key by key.
+HWY_INLINE void FewRowsBatch(DF df, const Problem& p, const Unit& w,
+                             const Scratch& s, bool several, int64_t x0,
+                             int64_t step, int64_t n, int64_t j0, int64_t last,
+                             const float* HWY_RESTRICT kb,
+                             const float* HWY_RESTRICT vb, int64_t v_stride,
+                             LineQueue* pf) {
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
-  const int64_t full = dim_v / N * N;
-  int64_t c = 0;
-  for (; c + 4 * N <= full; c += 4 * N) {
-    VF o0 = hn::Load(df, acc + c), o1 = hn::Load(df, acc + c + N);
-    VF o2 = hn::Load(df, acc + c + 2 * N), o3 = hn::Load(df, acc + c + 3 * N);
-    for (int64_t i = 0; i < n; ++i) {
-      const float* HWY_RESTRICT vi = v + i * stride + c;
-      const VF pi = hn::Set(df, probs[i]);
-      o0 = hn::MulAdd(pi, hn::LoadU(df, vi), o0);
-      o1 = hn::MulAdd(pi, hn::LoadU(df, vi + N), o1);
-      o2 = hn::MulAdd(pi, hn::LoadU(df, vi + 2 * N), o2);
-      o3 = hn::MulAdd(pi, hn::LoadU(df, vi + 3 * N), o3);
+  const int64_t T = 2 * N;
+  const int64_t rows = w.i_end - w.i_begin;
+  const int64_t dv_pad = PaddedDv(df, p.dim_v);
+  const float* q[kGroupPairs];
+  bool any = false;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t x = x0 + i * step;
+    const int64_t pos = p.Position(w.i_begin + x % rows);
+    s.lo[i] = std::max(p.KeyLo(pos), j0) - j0;
+    s.hi[i] = std::min({p.KeyHi(pos), j0 + N - 1, last}) - j0;
+    q[i] = s.qt + x * p.dim;
+    any = any || s.lo[i] <= s.hi[i];
+  }
+  if (!any) return;
+  float* HWY_RESTRICT scores = s.st;      // [kGroupPairs][N]
+  float* HWY_RESTRICT pt = s.st + T * N;  // [N][T], as a tile's P
+  const int64_t k_stride = p.k.stride_seq;
+  if (!several) {
+    hn::Store(ScoresByKey(
+                  df, q[0], p.dim, s.lo[0], s.hi[0],
+                  [&](int64_t j) { return kb + j * k_stride; }, scores),
+              df, scores);
+  } else {
+    switch (n) {
+#define SWATTN_GROUP_CASE(c)                                                   \
+  case c:                                                                      \
+    if constexpr (c <= kGroupPairs) {                                          \
+      GroupScores<c>(df, q, p.dim, s.lo, s.hi, kb, k_stride, s.inv_l, scores); \
+    }                                                                          \
+    break;
+      SWATTN_GROUP_CASE(1)
+      SWATTN_GROUP_CASE(2) SWATTN_GROUP_CASE(3) SWATTN_GROUP_CASE(4)
+#undef SWATTN_GROUP_CASE
+          default : break;
     }
-    hn::Store(o0, df, acc + c);
-    hn::Store(o1, df, acc + c + N);
-    hn::Store(o2, df, acc + c + 2 * N);
-    hn::Store(o3, df, acc + c + 3 * N);
   }
-  for (; c < full; c += N) {
-    VF o0 = hn::Load(df, acc + c);
-    for (int64_t i = 0; i < n; ++i) {
-      o0 = hn::MulAdd(hn::Set(df, probs[i]), hn::LoadU(df, v + i * stride + c),
-                      o0);
+  HWY_ALIGN float probs[hn::MaxLanes(DF())];
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t x = x0 + i * step;
+    s.alpha[i] = 1.0f;
+    if (s.lo[i] > s.hi[i]) continue;
+    // Lanes outside the pair's window score -inf (replaced, so a NaN key
+    // there cannot reach it) and weigh 0.
+    const VF sv = hn::Load(df, scores + i * N);
+    const float gmax = hn::GetLane(hn::MaxOfLanes(df, sv));
+    float m = s.m[x];
+    if (gmax > m + kMaxGrowth) {
+      // 2^(m - gmax) is 0 while the pair has seen no key (m = kNoMax).
+      s.alpha[i] = hn::GetLane(Exp2(df, hn::Set(df, m - gmax)));
+      s.l[x] *= s.alpha[i];
+      m = s.m[x] = gmax;
     }
-    hn::Store(o0, df, acc + c);
+    const VF pv = Exp2(df, hn::Sub(sv, hn::Set(df, m)));
+    s.l[x] += hn::GetLane(hn::SumOfLanes(df, pv));
+    hn::Store(pv, df, probs);
+    for (int64_t j = s.lo[i]; j <= s.hi[i]; ++j) pt[j * T + i] = probs[j];
   }
-  for (; c < dim_v; ++c) {
-    float o = acc[c];
-    for (int64_t i = 0; i < n; ++i) o += probs[i] * v[i * stride + c];
-    acc[c] = o;
-  }
+  // The accumulators start at 0 and stay in memory between chunks: no
+  // output here (inv_l is null).
+  float* o = s.o + x0 * dv_pad;
+  const PvEnds ends{false, nullptr, o, 0, p.dim_v, false};
+  PvBlock(df, pt, vb, v_stride, dv_pad, step * dv_pad, n, s.lo, s.hi, s.alpha,
+          o, ends, pf);
 }
 
 HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Tiling& t,
@@ -1377,20 +1446,18 @@ HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Tiling& t,
     s.m[x] = kNoMax;
     s.l[x] = 0.0f;
   }
-  float* HWY_RESTRICT scores = s.st;     // [N] one chunk's scores
-  float* HWY_RESTRICT probs = s.st + N;  // [N] and probabilities
   const int64_t first = std::max(p.KeyLo(p.Position(w.i_begin)), w.j_begin);
   const int64_t last = std::min(p.KeyHi(p.Position(w.i_end - 1)), w.j_end - 1);
   const int64_t k_lines = (p.dim * 4 + 63) / 64;
   const int64_t v_lines = (p.dim_v * 4 + 63) / 64;
-  // Several pairs per kv head (GQA, or more than one query) sum their
-  // scores together (PackedScores) on a contiguous copy: a head's rows are
-  // often a page apart, so the N rows of a chunk share L1 sets and would
-  // come from L2 again for every pair. GQA 32/8 decode from memory ran 1.07x
-  // faster with the reduction on rows in place, 1.5x with it on the copy.
-  // One pair per kv head (MHA) sums key by key in place: the copy or the
-  // reduction made it 5% slower. The choice depends on the problem only, so
-  // no result depends on how units split the heads.
+  // Several pairs per kv head (GQA, or more than one query) go through
+  // GroupScores in batches, which load each key row once for the batch: a
+  // head's rows are often a page apart, so the N rows of a chunk share L1
+  // sets and came from L2 again for every pair when each pair read them
+  // (1.5x slower than on a contiguous copy, and copying took a fifth of a
+  // GQA step). One pair per kv head (MHA) sums key by key: a reduction made
+  // it 5% slower. The choice depends on the problem only, so no result
+  // depends on how units split the heads.
   const int64_t group = p.Group();
   const bool several = group * rows > 1;
   // A unit over several kv heads reads the next chunk of all of them
@@ -1402,6 +1469,7 @@ HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Tiling& t,
   // ran slower than either.
   const bool span = w.kv_end - w.kv_head > 1;
   constexpr int64_t kLineFloats = 64 / sizeof(float);
+  LineQueue pf;  // empty: the loads above bring the rows in
   for (int64_t j0 = first; j0 <= last; j0 += N) {
     if (span) {
       float touched = 0.0f;
@@ -1444,52 +1512,28 @@ HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Tiling& t,
           (std::max(w.h_begin, g * group) - w.h_begin) * rows;
       const int64_t x_end =
           (std::min(w.h_end, (g + 1) * group) - w.h_begin) * rows;
-      const float* kb;
-      const float* vb;
-      int64_t k_stride, v_stride;
-      if (several) {
-        PackBlock(p, w.b, g, j0, std::min(N, last + 1 - j0), true, true, dv_pad,
-                  s);
-        kb = s.kpack;
+      const float* kb = p.k.Row(w.b, j0, g);
+      const float* vb = p.v.Row(w.b, j0, g);
+      int64_t v_stride = p.v.stride_seq;
+      if (dv_pad != p.dim_v) {
+        // P.V reads whole vectors.
+        PackBlock(p, w.b, g, j0, std::min(N, last + 1 - j0), false, true,
+                  dv_pad, s);
         vb = s.vpack;
-        k_stride = p.dim;
         v_stride = dv_pad;
-      } else {
-        kb = p.k.Row(w.b, j0, g);
-        vb = p.v.Row(w.b, j0, g);
-        k_stride = p.k.stride_seq;
-        v_stride = p.v.stride_seq;
       }
-      for (int64_t x = x_begin; x < x_end; ++x) {
-        const int64_t pos = p.Position(query_of(x));
-        const int64_t a = std::max(p.KeyLo(pos), j0);
-        const int64_t e = std::min({p.KeyHi(pos), j0 + N - 1, last});
-        if (a > e) continue;
-        // Only the pair's own keys are read, so a NaN outside its window
-        // cannot reach it; the other lanes score -inf and weigh 0.
-        const float* qs = s.qt + x * p.dim;
-        const VF sv =
-            several ? PackedScores(df, qs, p.dim, a - j0, e - j0, kb, scores)
-                    : ScoresByKey(
-                          df, qs, p.dim, a - j0, e - j0,
-                          [&](int64_t j) { return kb + j * k_stride; }, scores);
-        const float gmax = hn::GetLane(hn::MaxOfLanes(df, sv));
-        float* acc = s.o + x * dv_pad;
-        float m = s.m[x];
-        if (gmax > m + kMaxGrowth) {
-          // 2^(m - gmax) is 0 while the pair has seen no key (m = kNoMax).
-          const VF alpha = Exp2(df, hn::Set(df, m - gmax));
-          for (int64_t c = 0; c < dv_pad; c += N) {
-            hn::Store(hn::Mul(hn::Load(df, acc + c), alpha), df, acc + c);
-          }
-          s.l[x] *= hn::GetLane(alpha);
-          m = s.m[x] = gmax;
+      // Batches of pairs whose ranges do not decrease (PvTile): the heads
+      // of one query, which share its window, or with one head here, the
+      // queries in order.
+      const int64_t heads_g = (x_end - x_begin) / rows;
+      const int64_t step = heads_g > 1 ? rows : 1;
+      const int64_t count = heads_g > 1 ? heads_g : rows;
+      for (int64_t line = 0; line < (heads_g > 1 ? rows : 1); ++line) {
+        for (int64_t b0 = 0; b0 < count; b0 += kGroupPairs) {
+          FewRowsBatch(df, p, w, s, several, x_begin + line + b0 * step, step,
+                       std::min(kGroupPairs, count - b0), j0, last, kb, vb,
+                       v_stride, &pf);
         }
-        const VF pv = Exp2(df, hn::Sub(sv, hn::Set(df, m)));
-        s.l[x] += hn::GetLane(hn::SumOfLanes(df, pv));
-        hn::Store(pv, df, probs);
-        PvFewRows(df, vb + (a - j0) * v_stride, v_stride, e - a + 1, p.dim_v,
-                  probs + (a - j0), acc);
       }
     }
   }

@@ -2,14 +2,14 @@
 // or Inf in an input reaches only the rows whose window contains it.
 #include <swattn/swattn.h>
 
+#include <array>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "oracle.h"
 
@@ -210,16 +210,16 @@ void CheckPoisonLocality(const Problem& p, Case& clean, const Result& base,
   CHECK(missing == 0);
 }
 
-// Kv heads for a test with `heads` heads and nq queries at the last
-// positions. Decode steps (keys in lanes) read a packed copy of the keys when
-// several (head, query) pairs share a kv head, and read them in place for one
-// pair: one query gets a kv head per head, more queries share one.
-int64_t KvHeadsFor(int64_t nq, int64_t heads) { return nq == 1 ? heads : 1; }
+// Decode steps (queries, kv heads) of 2 heads, one per way the kernels
+// batch (head, query) pairs: the heads of each query share its key rows
+// (4, 1), queries with different windows share them (4, 2), and one pair per
+// kv head sums key by key (1, 2).
+constexpr int64_t kDecodeShapes[][2] = {{4, 1}, {4, 2}, {1, 2}};
 
-// The last nq of nk positions query, 2 batch entries of 2 heads (kv heads
-// per KvHeadsFor); each key in `keys` is poisoned in turn, every way in
-// `poisons`, on every target.
-void CheckLocalityOnTargets(int64_t nq, int64_t nk, const int64_t window[2],
+// The last nq of nk positions query, 2 batch entries of 2 heads; each key in
+// `keys` is poisoned in turn, every way in `poisons`, on every target.
+void CheckLocalityOnTargets(int64_t nq, int64_t kv_heads, int64_t nk,
+                            const int64_t window[2],
                             const std::vector<int64_t>& keys,
                             const std::vector<Poison>& poisons, uint64_t seed) {
   Problem p;
@@ -227,7 +227,7 @@ void CheckLocalityOnTargets(int64_t nq, int64_t nk, const int64_t window[2],
   p.nq = nq;
   p.nk = nk;
   p.heads = 2;
-  p.kv_heads = KvHeadsFor(nq, p.heads);
+  p.kv_heads = kv_heads;
   p.dim = 16;
   p.vdim = 8;
   p.left = window[0];
@@ -247,18 +247,16 @@ void CheckLocalityOnTargets(int64_t nq, int64_t nk, const int64_t window[2],
 TEST_CASE("NaN and Inf stay inside the windows that contain them",
           "[numerics]") {
   const int64_t windows[][2] = {{3, 5}, {0, 7}, {16, 0}, {-1, 0}, {5, -1}};
-  // 100 queries, and decode steps of 4 and 1 (the last positions; packed
-  // keys and keys in place, see KvHeadsFor).
-  for (const int64_t nq : {100, 4, 1}) {
-    for (const auto& w : windows) {
-      const std::vector<int64_t> keys =
-          nq == 100 ? std::vector<int64_t>{0, 32, 63, 99}
-          : nq == 4 ? std::vector<int64_t>{96, 98, 99}
-                    : std::vector<int64_t>{99};
-      CheckLocalityOnTargets(nq, 100, w, keys,
-                             {Poison::kKeyNaN, Poison::kValueNaN,
-                              Poison::kKeyInf, Poison::kValueInf},
-                             31337);
+  const std::vector<Poison> poisons = {Poison::kKeyNaN, Poison::kValueNaN,
+                                       Poison::kKeyInf, Poison::kValueInf};
+  for (const auto& w : windows) {
+    CheckLocalityOnTargets(100, 1, 100, w, {0, 32, 63, 99}, poisons, 31337);
+    // Decode steps at the last positions.
+    for (const auto& shape : kDecodeShapes) {
+      const std::vector<int64_t> keys = shape[0] == 4
+                                            ? std::vector<int64_t>{96, 98, 99}
+                                            : std::vector<int64_t>{99};
+      CheckLocalityOnTargets(shape[0], shape[1], 100, w, keys, poisons, 31337);
     }
   }
 }
@@ -271,26 +269,30 @@ TEST_CASE("NaN and Inf stay inside the windows of split decode steps",
   // first key of the first part.
   const int64_t nk = 1100;
   const int64_t windows[][2] = {{-1, 0}, {700, 0}};
-  for (const int64_t nq : {4, 1}) {
+  for (const auto& shape : kDecodeShapes) {
+    const int64_t nq = shape[0];
     for (const auto& w : windows) {
       const std::vector<int64_t> keys =
           w[0] < 0 ? std::vector<int64_t>{10, 600, nk - 1}
                    : std::vector<int64_t>{nk - nq - w[0], nk - 1};
-      CheckLocalityOnTargets(nq, nk, w, keys,
+      CheckLocalityOnTargets(nq, shape[1], nk, w, keys,
                              {Poison::kKeyNaN, Poison::kValueInf}, 4242);
     }
   }
 }
 
 TEST_CASE("NaN in a query row stays in that row", "[numerics]") {
-  // 60 queries, and decode steps of 4 and 1 (packed keys and keys in place,
-  // see KvHeadsFor).
-  for (const int64_t nq : {60, 4, 1}) {
+  // 60 queries, and decode steps (kDecodeShapes).
+  std::vector<std::array<int64_t, 2>> shapes = {{60, 1}};
+  for (const auto& shape : kDecodeShapes)
+    shapes.push_back({shape[0], shape[1]});
+  for (const auto& shape : shapes) {
+    const int64_t nq = shape[0];
     Problem p;
     p.nq = nq;
     p.nk = 60;
     p.heads = 2;
-    p.kv_heads = KvHeadsFor(nq, p.heads);
+    p.kv_heads = shape[1];
     p.dim = 12;
     p.vdim = 5;
     p.left = 4;
