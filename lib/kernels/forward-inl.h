@@ -1200,11 +1200,17 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
 // Q.K FMA idle. Here keys are in the lanes: each score is one query's dot
 // product with one key row, and each (head, query) pair walks its own window
 // N keys at a time with the same stale-max online softmax. Each pair
-// computes its own scores, so the tiles win once there are enough queries
-// (GQA 32/8, D = 128, N = 32768, against the tiles: avx512 1.5x faster at
-// 4 queries, 1.1-1.3x at 6, even at 8; avx2 1.3x at 4, even at 6).
-// kFewRows <= T, so the pairs' state fits the scratch of one tile per head.
+// computes its own scores, so the tiles win once there are enough queries.
+// GQA 32/8, D = 128, N = 32768, against the tiles: avx512 1.3-1.7x faster at
+// 5 to 8 queries (1.4x at 8 on 2 threads, even at 8 over 1024 keys); avx2
+// 1.3x at 5, 0.94x at 6, 1.2x at 8, so it keeps the tiles from 5 on (Arm,
+// unmeasured, too). kFewRows <= T, so the pairs' state fits the scratch of
+// one tile per head.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+constexpr int64_t kFewRows = 8;
+#else
 constexpr int64_t kFewRows = 4;
+#endif
 
 // sum_d a[d] * b[d]; a and b need no alignment.
 HWY_INLINE float Dot(DF df, const float* HWY_RESTRICT a,

@@ -165,9 +165,14 @@ TEST_CASE("Every kernel matches the scalar kernel, in any unit order",
       {4, 64, 4, 4, 1, 1, 10, 3, 60},
       {2, 10, 1, 1, 8, 8, 2, 2, -10},
       {34, 40, 2, 1, 16, 16, 3, 3, 0},
-      // 5 queries: the tiles again.
+      // 5 and 8 queries: decode steps on AVX-512, the tiles elsewhere.
       {5, 150, 2, 2, 5, 40, 20, 0, 145},
-      {5, 64, 4, 4, 1, 1, 10, 3, 59}};
+      {5, 64, 4, 4, 1, 1, 10, 3, 59},
+      {8, 300, 8, 2, 64, 64, -1, 0, 292},
+      {8, 100, 2, 2, 20, 36, 30, 0, 92},
+      // 9 queries: the tiles everywhere.
+      {9, 150, 2, 2, 5, 40, 20, 0, 141},
+      {9, 300, 8, 2, 64, 64, -1, 0, 291}};
   const Target& scalar = AvailableTargets().back();
   unsigned seed = 1;
   for (const Case& c : cases) {
