@@ -1401,15 +1401,34 @@ HWY_INLINE void PvFewRows(DF df, const float* HWY_RESTRICT v, int64_t stride,
   }
 }
 
+// The online softmax of pair x over one chunk's scores sv: raises the pair's
+// max when a score passes it by more than kMaxGrowth, and then gives the
+// rescale of its accumulators in *alpha (else 1); adds the chunk's
+// probabilities to the pair's sum and returns them.
+HWY_INLINE VF PairSoftmax(DF df, const Scratch& s, int64_t x, VF sv,
+                          float* alpha) {
+  const float gmax = hn::GetLane(hn::MaxOfLanes(df, sv));
+  float m = s.m[x];
+  *alpha = 1.0f;
+  if (gmax > m + kMaxGrowth) {
+    // 2^(m - gmax) is 0 while the pair has seen no key (m = kNoMax).
+    *alpha = hn::GetLane(Exp2(df, hn::Set(df, m - gmax)));
+    s.l[x] *= *alpha;
+    m = s.m[x] = gmax;
+  }
+  const VF pv = Exp2(df, hn::Sub(sv, hn::Set(df, m)));
+  s.l[x] += hn::GetLane(hn::SumOfLanes(df, pv));
+  return pv;
+}
+
 // Pairs x0, x0 + step, ... (n of them, at most kGroupPairs, with ranges that
-// do not decrease) against the chunk of keys [j0, j0 + N) up to `last`,
-// whose rows kb and vb hold (V with v_stride): scores, the online softmax
-// and P.V. Pairs that share a kv head with others (`several`, which depends
-// on the problem only) load each key row and V slice once for the batch;
-// one pair alone sums key by key.
+// do not decrease) that share a kv head, against the chunk of keys
+// [j0, j0 + N) up to `last`, whose rows kb and vb hold (V with v_stride):
+// scores, the online softmax and P.V, each key row and V slice loaded once
+// for the batch.
 HWY_INLINE void FewRowsBatch(DF df, const Problem& p, const Unit& w,
-                             const Scratch& s, bool several, int64_t x0,
-                             int64_t step, int64_t n, int64_t j0, int64_t last,
+                             const Scratch& s, int64_t x0, int64_t step,
+                             int64_t n, int64_t j0, int64_t last,
                              const float* HWY_RESTRICT kb,
                              const float* HWY_RESTRICT vb, int64_t v_stride,
                              LineQueue* pf) {
@@ -1431,61 +1450,30 @@ HWY_INLINE void FewRowsBatch(DF df, const Problem& p, const Unit& w,
   float* HWY_RESTRICT scores = s.st;      // [kGroupPairs][N]
   float* HWY_RESTRICT pt = s.st + T * N;  // [N][T], as a tile's P
   const int64_t k_stride = p.k.stride_seq;
-  if (!several) {
-    hn::Store(ScoresByKey(
-                  df, q[0], p.dim, s.lo[0], s.hi[0],
-                  [&](int64_t j) { return kb + j * k_stride; }, scores),
-              df, scores);
-  } else {
-    static_assert(kGroupPairs == 4, "one case per batch size");
-    switch (n) {
-      case 1:
-        GroupScores<1>(df, q, p.dim, s.lo, s.hi, kb, k_stride, s.inv_l, scores);
-        break;
-      case 2:
-        GroupScores<2>(df, q, p.dim, s.lo, s.hi, kb, k_stride, s.inv_l, scores);
-        break;
-      case 3:
-        GroupScores<3>(df, q, p.dim, s.lo, s.hi, kb, k_stride, s.inv_l, scores);
-        break;
-      default:
-        GroupScores<4>(df, q, p.dim, s.lo, s.hi, kb, k_stride, s.inv_l, scores);
-        break;
-    }
+  static_assert(kGroupPairs == 4, "one case per batch size");
+  switch (n) {
+    case 1:
+      GroupScores<1>(df, q, p.dim, s.lo, s.hi, kb, k_stride, s.inv_l, scores);
+      break;
+    case 2:
+      GroupScores<2>(df, q, p.dim, s.lo, s.hi, kb, k_stride, s.inv_l, scores);
+      break;
+    case 3:
+      GroupScores<3>(df, q, p.dim, s.lo, s.hi, kb, k_stride, s.inv_l, scores);
+      break;
+    default:
+      GroupScores<4>(df, q, p.dim, s.lo, s.hi, kb, k_stride, s.inv_l, scores);
+      break;
   }
   HWY_ALIGN float probs[hn::MaxLanes(DF())];
   for (int64_t i = 0; i < n; ++i) {
-    const int64_t x = x0 + i * step;
     s.alpha[i] = 1.0f;
     if (s.lo[i] > s.hi[i]) continue;
     // Lanes outside the pair's window score -inf (replaced, so a NaN key
     // there cannot reach it) and weigh 0.
-    const VF sv = hn::Load(df, scores + i * N);
-    const float gmax = hn::GetLane(hn::MaxOfLanes(df, sv));
-    float m = s.m[x];
-    if (gmax > m + kMaxGrowth) {
-      // 2^(m - gmax) is 0 while the pair has seen no key (m = kNoMax).
-      s.alpha[i] = hn::GetLane(Exp2(df, hn::Set(df, m - gmax)));
-      s.l[x] *= s.alpha[i];
-      m = s.m[x] = gmax;
-    }
-    const VF pv = Exp2(df, hn::Sub(sv, hn::Set(df, m)));
-    s.l[x] += hn::GetLane(hn::SumOfLanes(df, pv));
-    hn::Store(pv, df, probs);
-    if (!several) {
-      // One pair: its own loop, with no tile to set up (PvBlock ran MHA
-      // decode steps 5-20% slower), and the rare rescale in memory.
-      float* acc = s.o + x * dv_pad;
-      if (s.alpha[i] != 1.0f) {
-        for (int64_t c = 0; c < dv_pad; c += N) {
-          hn::Store(hn::Mul(hn::Load(df, acc + c), hn::Set(df, s.alpha[i])), df,
-                    acc + c);
-        }
-      }
-      PvFewRows(df, vb + s.lo[i] * v_stride, v_stride, s.hi[i] - s.lo[i] + 1,
-                p.dim_v, probs + s.lo[i], acc);
-      return;
-    }
+    hn::Store(PairSoftmax(df, s, x0 + i * step, hn::Load(df, scores + i * N),
+                          &s.alpha[i]),
+              df, probs);
     for (int64_t j = s.lo[i]; j <= s.hi[i]; ++j) pt[j * T + i] = probs[j];
   }
   // The accumulators start at 0 and stay in memory between chunks: no
@@ -1585,8 +1573,32 @@ HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Tiling& t,
           (std::min(w.h_end, (g + 1) * group) - w.h_begin) * rows;
       const float* kb = p.k.Row(w.b, j0, g);
       const float* vb = p.v.Row(w.b, j0, g);
+      if (!several) {
+        // One pair: key by key, and its own P.V loop (through PvBlock, MHA
+        // decode steps ran 5-20% slower).
+        const int64_t x = x_begin;
+        const int64_t pos = p.Position(query_of(x));
+        const int64_t a = std::max(p.KeyLo(pos), j0) - j0;
+        const int64_t e = std::min({p.KeyHi(pos), j0 + N - 1, last}) - j0;
+        if (a > e) continue;
+        // Only the pair's own keys are read, so a NaN outside its window
+        // cannot reach it; the other lanes score -inf and weigh 0.
+        const VF sv = ScoresByKey(
+            df, s.qt + x * p.dim, p.dim, a, e,
+            [&](int64_t j) { return kb + j * p.k.stride_seq; }, s.st);
+        float alpha;
+        hn::Store(PairSoftmax(df, s, x, sv, &alpha), df, s.st);
+        float* acc = s.o + x * dv_pad;
+        for (int64_t c = 0; alpha != 1.0f && c < dv_pad; c += N) {
+          hn::Store(hn::Mul(hn::Load(df, acc + c), hn::Set(df, alpha)), df,
+                    acc + c);
+        }
+        PvFewRows(df, vb + a * p.v.stride_seq, p.v.stride_seq, e - a + 1,
+                  p.dim_v, s.st + a, acc);
+        continue;
+      }
       int64_t v_stride = p.v.stride_seq;
-      if (several && dv_pad != p.dim_v) {
+      if (dv_pad != p.dim_v) {
         // PvBlock reads whole vectors.
         PackBlock(p, w.b, g, j0, std::min(N, last + 1 - j0), false, true,
                   dv_pad, s);
@@ -1601,7 +1613,7 @@ HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Tiling& t,
       const int64_t count = heads_g > 1 ? heads_g : rows;
       for (int64_t line = 0; line < (heads_g > 1 ? rows : 1); ++line) {
         for (int64_t b0 = 0; b0 < count; b0 += kGroupPairs) {
-          FewRowsBatch(df, p, w, s, several, x_begin + line + b0 * step, step,
+          FewRowsBatch(df, p, w, s, x_begin + line + b0 * step, step,
                        std::min(kGroupPairs, count - b0), j0, last, kb, vb,
                        v_stride, &pf);
         }
