@@ -135,12 +135,12 @@ TEST_CASE("Every kernel matches the scalar kernel, in any unit order",
       // Packed key blocks, and a unit whose last tiles see no key (positions
       // past the keys): no block reaches them, yet their state is reset.
       {600, 450, 1, 1, 16, 16, 100, 100, 0},
-      // Units of at most 4 queries (decode steps: keys in lanes): GQA over
-      // several key chunks (batches of a query's heads), one query of one
-      // head (key by key), queries of one head in batches (different
-      // windows), D of 1, 5, 17 and 20, Dv apart from D, rising scores,
-      // every row's window empty (before and past the keys), and a call
-      // whose last unit has 2 rows after full tiles.
+      // Units of at most 4 queries (decode steps on every target: keys in
+      // lanes): GQA over several key chunks (batches of a query's heads),
+      // one query of one head (key by key), queries of one head in batches
+      // (different windows), D of 1, 5, 17 and 20, Dv apart from D, rising
+      // scores, every row's window empty (before and past the keys), and a
+      // call whose last unit has 2 rows after full tiles.
       {1, 300, 8, 2, 128, 128, -1, 0, 299},
       {1, 200, 3, 3, 20, 36, -1, 0, 199},
       {4, 200, 8, 2, 64, 64, -1, 0, 196},
@@ -149,7 +149,7 @@ TEST_CASE("Every kernel matches the scalar kernel, in any unit order",
       {2, 150, 2, 2, 5, 40, 20, 0, 148},
       {2, 64, 4, 4, 1, 1, 10, 3, 62},
       // Groups of 5 query heads: units of 4 heads and of 1 on 2 threads,
-      // batches of 4 and 1 (AVX2: 2, 2 and 1); groups of 3.
+      // batches of 4 and 1; groups of 3.
       {1, 200, 10, 2, 16, 16, -1, 0, 199},
       {1, 100, 6, 2, 24, 24, -1, 0, 99},
       // Decode steps over more than 512 keys: keys split into parts that
