@@ -135,6 +135,9 @@ TEST_CASE("Every kernel matches the scalar kernel, in any unit order",
       // Packed key blocks, and a unit whose last tiles see no key (positions
       // past the keys): no block reaches them, yet their state is reset.
       {600, 450, 1, 1, 16, 16, 100, 100, 0},
+      // Key rows back to back (one kv head), a window that strided rows
+      // would pack on avx2: read in place there.
+      {300, 300, 1, 1, 32, 32, 20, 20, 0},
       // Units of at most 4 queries (decode steps on every target: keys in
       // lanes): GQA over several key chunks (batches of a query's heads),
       // one query of one head (key by key), queries of one head in batches
