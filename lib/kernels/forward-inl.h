@@ -1104,7 +1104,7 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
   // heads * (window + block) / T of them. Rows already back to back (one
   // kv head, or [batch, heads, seq, dim]) do not alias in the caches, so
   // their copy needs twice the passes. avx2, one head, N = 131072: W = 16
-  // (5 and 6 passes) ran 1.2x (causal) and 1.4x faster in place, 6-9% in
+  // (5 and 6 passes) ran 1.1-1.6x faster in place (three A/Bs), 6-9% in
   // cache; from 12 passes on, in place ran -5% to +2%, and W = 512 10%
   // slower. Small windows read K and V in place (V is still packed when Dv
   // needs padding to whole vectors).
