@@ -1619,11 +1619,13 @@ HWY_NOINLINE void ForwardFewRows(DF df, const Problem& p, const Tiling& t,
       }
       // Batches of pairs whose ranges do not decrease (PvTile): the heads
       // of one query, which share its window, or with one head here, the
-      // queries in order.
+      // queries in order: `lines` lines of `count` pairs, `step` apart.
       const int64_t heads_g = (x_end - x_begin) / rows;
-      const int64_t step = heads_g > 1 ? rows : 1;
-      const int64_t count = heads_g > 1 ? heads_g : rows;
-      for (int64_t line = 0; line < (heads_g > 1 ? rows : 1); ++line) {
+      const bool by_head = heads_g > 1;
+      const int64_t step = by_head ? rows : 1;
+      const int64_t count = by_head ? heads_g : rows;
+      const int64_t lines = by_head ? rows : 1;
+      for (int64_t line = 0; line < lines; ++line) {
         for (int64_t b0 = 0; b0 < count; b0 += kGroupPairs) {
           FewRowsBatch(df, p, w, s, x_begin + line + b0 * step, step,
                        std::min(kGroupPairs, count - b0), j0, last, kb, vb,
