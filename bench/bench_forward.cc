@@ -3,9 +3,10 @@
 //
 // Benchmark names are "<family>/<impl>/N:<seq>/H:<heads>/Hkv:<kv heads>/
 // D:<dim>/W:<left>,<right>/T:<threads>", then "/Q:<queries>" where more than
-// one but not all positions query; <impl> is a swattn target name
-// ("avx512", "avx2", "neon", "sve", "sve2", "scalar"), "naive" (the per-query
-// loop) or "dense" (dense masked attention). Families:
+// one but not all positions query, and "/L:bhsd" where the tensors are
+// [batch, heads, seq, dim] instead of [batch, seq, heads, dim]; <impl> is a
+// swattn target name ("avx512", "avx2", "neon", "sve", "sve2", "scalar"),
+// "naive" (the per-query loop) or "dense" (dense masked attention). Families:
 //   fma_peak/      the FP32 FMA peak per target and thread count
 //   table/         the rows of the performance table (issue 3)
 //   sweep_window/  GFLOP/s against the window radius, every target
@@ -25,14 +26,17 @@
 //                  at N = 2048) with scores 64 times larger: most
 //                  probabilities are tiny, where float32 subnormals would
 //                  slow the FMAs
+//   layout/        the W = 16 and the D = 64, W = 128 table rows, symmetric
+//                  and causal, with [batch, heads, seq, dim] tensors (one
+//                  head's rows back to back)
 //   membw/         one thread's read bandwidth, GB/s: one head's 512-byte
 //                  rows out of every 4 KiB (H = 8, D = 128 in [seq, heads,
 //                  dim]), and the same buffer in order
 //   custom/        shapes given on the command line (below)
 // Select with --benchmark_filter (a regex), e.g. --benchmark_filter=table/.
 // Add any shape with --swattn_case=<impl>/N:<n>/H:<h>/Hkv:<hkv>/D:<d>/
-// W:<left>,<right>/T:<threads> (repeatable; -1 = unbounded radius), and run
-// only those with --benchmark_filter=custom/.
+// W:<left>,<right>/T:<threads>[/L:bhsd] (repeatable; -1 = unbounded radius),
+// and run only those with --benchmark_filter=custom/.
 // A target this CPU or build cannot run is reported as skipped with an error.
 //
 // Counters: GFLOP/s counts useful flops only (useful_flops.h: 4 * D per
@@ -66,6 +70,7 @@ struct Case {
   BaselineShape shape;
   int threads = 1;
   int64_t queries = 0;  // > 0: only the last `queries` positions query
+  bool heads_major = false;  // [batch, heads, seq, dim] tensors
 };
 
 std::string Name(const Case& c) {
@@ -81,6 +86,7 @@ std::string Name(const Case& c) {
   std::string name = buffer;
   // Only the last `queries` positions query, as in a speculative step.
   if (c.queries > 1) name += "/Q:" + std::to_string(c.queries);
+  if (c.heads_major) name += "/L:bhsd";
   return name;
 }
 
@@ -172,7 +178,7 @@ void RunForward(benchmark::State& state, const Case& c) {
   Problem& problem = SharedProblem(c.shape, c.queries);
   // One untimed call: checks the status, warms caches and scratch, and
   // proves that the forced target really ran.
-  if (problem.Forward(c.threads) != SWATTN_OK) {
+  if (problem.Forward(c.threads, c.heads_major) != SWATTN_OK) {
     state.SkipWithError(swattn_last_error());
     return;
   }
@@ -185,7 +191,7 @@ void RunForward(benchmark::State& state, const Case& c) {
   bool ok = true;
   for (auto _ : state) {
     const Clock::time_point t0 = Clock::now();
-    ok &= problem.Forward(c.threads) == SWATTN_OK;
+    ok &= problem.Forward(c.threads, c.heads_major) == SWATTN_OK;
     seconds += std::chrono::duration<double>(Clock::now() - t0).count();
   }
   if (!ok) {
@@ -299,6 +305,17 @@ void RegisterAll() {
   };
   for (const Case& c : table) Register(c);
 
+  // The table rows that memory bounds most, again with one head's rows back
+  // to back ([batch, heads, seq, dim]): what the table's layout costs, whose
+  // rows of one head are H * D floats apart.
+  for (const BaselineShape& s :
+       {Shape(16384, 8, 8, 128, 16, 16), Shape(16384, 8, 8, 128, 16, 0),
+        Shape(16384, 8, 8, 64, 128, 128), Shape(16384, 8, 8, 64, 128, 0)}) {
+    Case c{"layout", best, s, 1};
+    c.heads_major = true;
+    Register(c);
+  }
+
   // Small calls, where what a call costs beyond its flops shows (argument
   // checks, planning, scratch): a few queries of one head, and a short
   // causal chunk of 8 heads.
@@ -401,7 +418,7 @@ void RegisterAll() {
   }
 }
 
-// Parses "<impl>/N:../H:../Hkv:../D:../W:l,r/T:t" into `c`.
+// Parses "<impl>/N:../H:../Hkv:../D:../W:l,r/T:t[/L:bhsd]" into `c`.
 bool ParseCase(const std::string& text, Case* c) {
   const size_t slash = text.find('/');
   if (slash == std::string::npos || slash == 0) return false;
@@ -409,10 +426,12 @@ bool ParseCase(const std::string& text, Case* c) {
   int threads, consumed = 0;
   if (std::sscanf(text.c_str() + slash,
                   "/N:%lld/H:%lld/Hkv:%lld/D:%lld/W:%lld,%lld/T:%d%n", &n, &h,
-                  &hkv, &d, &left, &right, &threads, &consumed) != 7 ||
-      text.c_str()[slash + consumed] != '\0') {
+                  &hkv, &d, &left, &right, &threads, &consumed) != 7) {
     return false;
   }
+  const std::string rest = text.substr(slash + consumed);
+  if (!rest.empty() && rest != "/L:bhsd") return false;
+  c->heads_major = rest == "/L:bhsd";
   c->family = "custom";
   c->impl = text.substr(0, slash);
   c->shape = Shape(n, h, hkv, d, left, right);
@@ -435,7 +454,7 @@ bool RegisterCustomCases(int* argc, char** argv) {
     if (!ParseCase(arg.substr(prefix.size()), &c)) {
       std::fprintf(stderr,
                    "bad %s: expected <impl>/N:<n>/H:<h>/Hkv:<hkv>/D:<d>/"
-                   "W:<left>,<right>/T:<threads>\n",
+                   "W:<left>,<right>/T:<threads>[/L:bhsd]\n",
                    arg.c_str());
       return false;
     }

@@ -29,7 +29,7 @@ void Fill(Floats* values, size_t count, uint64_t seed) {
 }
 
 swattn_tensor View(const Floats& data, const BaselineShape& s, int64_t seq,
-                   int64_t heads) {
+                   int64_t heads, bool heads_major) {
   swattn_tensor t;
   t.data = const_cast<float*>(data.data());
   t.dtype = SWATTN_DTYPE_F32;
@@ -37,8 +37,8 @@ swattn_tensor View(const Floats& data, const BaselineShape& s, int64_t seq,
   t.seq = seq;
   t.heads = heads;
   t.dim = s.dim;
-  t.stride_head = s.dim;
-  t.stride_seq = heads * s.dim;
+  t.stride_head = heads_major ? seq * s.dim : s.dim;
+  t.stride_seq = heads_major ? s.dim : heads * s.dim;
   t.stride_batch = seq * heads * s.dim;
   return t;
 }
@@ -58,17 +58,18 @@ Problem::Problem(const BaselineShape& shape, uint64_t seed, int64_t queries)
   out_.assign(q_count, 0.0f);
 }
 
-swattn_status Problem::Forward(int threads) {
+swattn_status Problem::Forward(int threads, bool heads_major) {
   swattn_options options;
   swattn_options_init(&options);
   options.window_left = shape_.left;
   options.window_right = shape_.right;
   options.scale = shape_.scale;
   options.num_threads = threads;
-  const swattn_tensor q = View(q_, shape_, queries_, shape_.heads);
-  const swattn_tensor k = View(k_, shape_, shape_.seq, shape_.kv_heads);
-  const swattn_tensor v = View(v_, shape_, shape_.seq, shape_.kv_heads);
-  swattn_tensor out = View(out_, shape_, queries_, shape_.heads);
+  const bool hm = heads_major;
+  const swattn_tensor q = View(q_, shape_, queries_, shape_.heads, hm);
+  const swattn_tensor k = View(k_, shape_, shape_.seq, shape_.kv_heads, hm);
+  const swattn_tensor v = View(v_, shape_, shape_.seq, shape_.kv_heads, hm);
+  swattn_tensor out = View(out_, shape_, queries_, shape_.heads, hm);
   return swattn_forward(&options, &q, &k, &v, &out, nullptr);
 }
 

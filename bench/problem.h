@@ -58,8 +58,10 @@ class Problem {
   int64_t queries() const { return queries_; }  // Nq
 
   // swattn_forward on this problem's window with `threads` threads
-  // (0 = all), writing out(). Returns the status.
-  swattn_status Forward(int threads);
+  // (0 = all), writing out(). Returns the status. `heads_major` reads the
+  // same buffers as [B, H, N, D] (PyTorch's default) instead of [B, N, H, D]:
+  // other inputs, the same work.
+  swattn_status Forward(int threads, bool heads_major = false);
 
   // The baselines, writing out(). Only for Nq = N.
   void Naive() {

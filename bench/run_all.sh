@@ -11,7 +11,7 @@
 # Writes to OUT_DIR:
 #   bench.json, bench.txt   swattn_bench: every family (fma_peak, table,
 #                           small, decode, sweep_window, sweep_seq,
-#                           compare, scaling, peaked, membw)
+#                           compare, scaling, peaked, layout, membw)
 #   demo.txt                swattn_demo, the headline demonstration
 #   peak_memory.txt         swattn_peak_memory at N = 1048576, H = 4, D = 64
 #   gflops_vs_window.png, gflops_vs_seq.png, table.md   from bench/plot.py
