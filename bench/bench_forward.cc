@@ -306,8 +306,8 @@ void RegisterAll() {
   for (const Case& c : table) Register(c);
 
   // The table rows that memory bounds most, again with one head's rows back
-  // to back ([batch, heads, seq, dim]): what the table's layout costs, whose
-  // rows of one head are H * D floats apart.
+  // to back ([batch, heads, seq, dim]): what the table's layout, with one
+  // head's rows H * D floats apart, costs them.
   for (const BaselineShape& s :
        {Shape(16384, 8, 8, 128, 16, 16), Shape(16384, 8, 8, 128, 16, 0),
         Shape(16384, 8, 8, 64, 128, 128), Shape(16384, 8, 8, 64, 128, 0)}) {
