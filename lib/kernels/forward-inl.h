@@ -981,10 +981,66 @@ HWY_INLINE void QueueRows(const Problem& p, const Unit& w, const NextRows& r,
   pf->Spread(calls);
 }
 
+// The keys that tile t of unit w reaches: [TileLo, TileHi], the union of
+// its rows' windows (empty when TileLo > TileHi).
+HWY_INLINE int64_t TileLo(const Problem& p, const Unit& w, int64_t T,
+                          int64_t t) {
+  return p.KeyLo(p.Position(w.i_begin + t * T));
+}
+HWY_INLINE int64_t TileHi(const Problem& p, const Unit& w, int64_t T,
+                          int64_t t) {
+  return p.KeyHi(p.Position(std::min(w.i_begin + (t + 1) * T, w.i_end) - 1));
+}
+
+// Whether unit w copies its K and V blocks. Packing a block pays off when
+// many (tile, head) passes read it: about heads * (window + block) / T of
+// them. Rows already back to back (one kv head, or [batch, heads, seq, dim])
+// do not alias in the caches, so their copy needs twice the passes. avx2,
+// one head, N = 131072: W = 16 (5 and 6 passes) ran 1.1-1.6x faster in place
+// (three A/Bs), 6-9% in cache; from 12 passes on, in place ran -5% to +2%,
+// and W = 512 10% slower. Small windows read K and V in place (V is still
+// packed when Dv needs padding to whole vectors).
+struct Packing {
+  bool k, v;
+};
+HWY_INLINE Packing PackingOf(const Problem& p, const Unit& w, int64_t T,
+                             int64_t dv_pad) {
+  const bool back_to_back =
+      p.k.stride_seq == p.dim && p.v.stride_seq == p.dim_v;
+  const bool k = (w.h_end - w.h_begin) * (p.WindowKeys() + kKeyBlock) >=
+                 (back_to_back ? 8 : 4) * T;
+  return Packing{k, k || dv_pad != p.dim_v};
+}
+
+// What unit w reads before its first Q.K group. Walking packed blocks, it
+// packs the first block and the queries of every tile that block reaches;
+// otherwise it walks tile by tile, from the first tile's keys and queries.
+// Either way the output rows are those it may write meanwhile.
+HWY_INLINE NextRows FirstRows(const Problem& p, const Unit& w, int64_t T,
+                              bool blocks) {
+  const int64_t tiles = (w.i_end - w.i_begin + T - 1) / T;
+  const int64_t j_begin = TileLo(p, w, T, 0);
+  if (!blocks) {
+    const int64_t i_end = std::min(w.i_begin + T, w.i_end);
+    return {j_begin, TileHi(p, w, T, 0) + 1, w.i_begin, i_end, w.i_begin,
+            i_end};
+  }
+  const int64_t j_end =
+      std::min(TileHi(p, w, T, tiles - 1) + 1, j_begin + kKeyBlock);
+  int64_t t_end = 0;  // tiles [0, t_end) reach the block
+  while (t_end < tiles && TileLo(p, w, T, t_end) < j_end) ++t_end;
+  int64_t o_end = 0;  // tiles [0, o_end) end in it
+  while (o_end < tiles && TileHi(p, w, T, o_end) < j_end) ++o_end;
+  const auto row = [&](int64_t t) {
+    return std::min(w.i_begin + t * T, w.i_end);
+  };
+  return {j_begin, j_end, w.i_begin, row(t_end), w.i_begin, row(o_end)};
+}
+
 // Computes one unit: every tile of T queries and every head of the unit
 // against each key block of the unit's band, packing each block once. During
-// its last key block it fetches the first block and tile of `next` (if not
-// null), the unit this thread computes next. `stream`: see PvEnds.
+// its last key block it fetches what `next` (if not null), the unit this
+// thread computes next, reads first. `stream`: see PvEnds.
 HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
                             const Unit* next, bool stream, const Scratch& s) {
   const int64_t T = static_cast<int64_t>(2 * hn::Lanes(df));
@@ -1050,13 +1106,8 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
               s.hi, s.alpha, s.o + x * T * dv_pad, ends, pf);
     }
   };
-  // The keys tile t reaches: [KeyLo(first row), KeyHi(last row)].
-  const auto tile_lo = [&](int64_t t) {
-    return p.KeyLo(p.Position(w.i_begin + t * T));
-  };
-  const auto tile_hi = [&](int64_t t) {
-    return p.KeyHi(p.Position(w.i_begin + t * T + rows_of(t) - 1));
-  };
+  const auto tile_lo = [&](int64_t t) { return TileLo(p, w, T, t); };
+  const auto tile_hi = [&](int64_t t) { return TileHi(p, w, T, t); };
   // About how many prefetcher calls tile t makes on keys [j0, j0 + n): one
   // per Q.K group and one per P.V register tile, for every head.
   const int64_t pv_slices = (dv_pad + T - 1) / T;
@@ -1083,36 +1134,24 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
         {j_begin, j_end, row(t_begin), row(t_end), row(o_begin), row(o_end)},
         stream, calls, &pf);
   };
-  // The same for the next unit's first key block and first tile, which
-  // would otherwise start on demand misses (K and V of the halo were read
-  // by its neighbour long ago): +0-4%.
+  // The same for what the next unit reads first, which would otherwise
+  // start on demand misses (K and V of the halo were read by its neighbour
+  // long ago): +0-4%. All of it: a small window's unit is a block or two,
+  // and fetching only its first tile's keys and queries left the rest to
+  // the copy and the query packing (avx2, [seq, heads, dim], causal W = 16:
+  // +10-26%).
   const auto queue_next_unit = [&](int64_t calls) {
     if (next == nullptr) {
       pf = LineQueue();  // nothing left to fetch
       return;
     }
-    const int64_t i_end = std::min(next->i_begin + T, next->i_end);
-    const int64_t j_begin = p.KeyLo(p.Position(next->i_begin));
-    const int64_t j_end =
-        std::min(p.KeyHi(p.Position(i_end - 1)) + 1, j_begin + kKeyBlock);
-    QueueRows(p, *next,
-              {j_begin, j_end, next->i_begin, i_end, next->i_begin, i_end},
-              stream, calls, &pf);
+    const Packing packs = PackingOf(p, *next, T, dv_pad);
+    QueueRows(p, *next, FirstRows(p, *next, T, packs.k || packs.v), stream,
+              calls, &pf);
   };
 
-  // Packing a block pays off when many (tile, head) passes read it: about
-  // heads * (window + block) / T of them. Rows already back to back (one
-  // kv head, or [batch, heads, seq, dim]) do not alias in the caches, so
-  // their copy needs twice the passes. avx2, one head, N = 131072: W = 16
-  // (5 and 6 passes) ran 1.1-1.6x faster in place (three A/Bs), 6-9% in
-  // cache; from 12 passes on, in place ran -5% to +2%, and W = 512 10%
-  // slower. Small windows read K and V in place (V is still packed when Dv
-  // needs padding to whole vectors).
-  const bool back_to_back =
-      p.k.stride_seq == p.dim && p.v.stride_seq == p.dim_v;
-  const bool pack_k =
-      heads * (p.WindowKeys() + kKeyBlock) >= (back_to_back ? 8 : 4) * T;
-  const bool pack_v = pack_k || dv_pad != p.dim_v;
+  const Packing packs = PackingOf(p, w, T, dv_pad);
+  const bool pack_k = packs.k, pack_v = packs.v;
   if (!pack_k && !pack_v) {
     // Nothing to share: each tile walks its own keys from the first, in as
     // few blocks as they fit (one for small windows, where blocks of the
