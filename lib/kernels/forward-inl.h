@@ -981,15 +981,20 @@ HWY_INLINE void QueueRows(const Problem& p, const Unit& w, const NextRows& r,
   pf->Spread(calls);
 }
 
+// The first query of tile t of unit w; for t = tiles, the unit's end.
+HWY_INLINE int64_t TileBegin(const Unit& w, int64_t T, int64_t t) {
+  return std::min(w.i_begin + t * T, w.i_end);
+}
+
 // The keys that tile t of unit w reaches: [TileLo, TileHi], the union of
 // its rows' windows (empty when TileLo > TileHi).
 HWY_INLINE int64_t TileLo(const Problem& p, const Unit& w, int64_t T,
                           int64_t t) {
-  return p.KeyLo(p.Position(w.i_begin + t * T));
+  return p.KeyLo(p.Position(TileBegin(w, T, t)));
 }
 HWY_INLINE int64_t TileHi(const Problem& p, const Unit& w, int64_t T,
                           int64_t t) {
-  return p.KeyHi(p.Position(std::min(w.i_begin + (t + 1) * T, w.i_end) - 1));
+  return p.KeyHi(p.Position(TileBegin(w, T, t + 1) - 1));
 }
 
 // Whether unit w copies its K and V blocks. Packing a block pays off when
@@ -1021,7 +1026,7 @@ HWY_INLINE NextRows FirstRows(const Problem& p, const Unit& w, int64_t T,
   const int64_t tiles = (w.i_end - w.i_begin + T - 1) / T;
   const int64_t j_begin = TileLo(p, w, T, 0);
   if (!blocks) {
-    const int64_t i_end = std::min(w.i_begin + T, w.i_end);
+    const int64_t i_end = TileBegin(w, T, 1);
     return {j_begin, TileHi(p, w, T, 0) + 1, w.i_begin, i_end, w.i_begin,
             i_end};
   }
@@ -1031,10 +1036,9 @@ HWY_INLINE NextRows FirstRows(const Problem& p, const Unit& w, int64_t T,
   while (t_end < tiles && TileLo(p, w, T, t_end) < j_end) ++t_end;
   int64_t o_end = 0;  // tiles [0, o_end) end in it
   while (o_end < tiles && TileHi(p, w, T, o_end) < j_end) ++o_end;
-  const auto row = [&](int64_t t) {
-    return std::min(w.i_begin + t * T, w.i_end);
-  };
-  return {j_begin, j_end, w.i_begin, row(t_end), w.i_begin, row(o_end)};
+  return {j_begin,   j_end,
+          w.i_begin, TileBegin(w, T, t_end),
+          w.i_begin, TileBegin(w, T, o_end)};
 }
 
 // Computes one unit: every tile of T queries and every head of the unit
@@ -1126,9 +1130,7 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
   const auto queue_next = [&](int64_t j_begin, int64_t j_end, int64_t t_begin,
                               int64_t t_end, int64_t o_begin, int64_t o_end,
                               int64_t calls) {
-    const auto row = [&](int64_t t) {
-      return std::min(w.i_begin + t * T, w.i_end);
-    };
+    const auto row = [&](int64_t t) { return TileBegin(w, T, t); };
     QueueRows(
         p, w,
         {j_begin, j_end, row(t_begin), row(t_end), row(o_begin), row(o_end)},
