@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "swattn/swattn.h"
+#include "useful_flops.h"
 
 namespace {
 
@@ -124,6 +125,15 @@ Args Parse(int argc, char** argv) {
             "positive, and --heads a multiple of --kv_heads\n");
     exit(2);
   }
+  // q, k, v and two outputs, in double: the product may pass int64.
+  const double bytes = 4.0 * static_cast<double>(a.n) *
+                       static_cast<double>(a.dim) *
+                       static_cast<double>(3 * a.heads + 2 * a.kv_heads);
+  if (bytes > 64.0 * (1 << 30)) {
+    fprintf(stderr, "swattn_ab: the tensors would take %.3g GiB; at most 64\n",
+            bytes / (1 << 30));
+    exit(2);
+  }
   return a;
 }
 
@@ -170,16 +180,8 @@ int main(int argc, char** argv) {
   const swattn_tensor tk = tensor(k.data(), a.kv_heads);
   const swattn_tensor tv = tensor(v.data(), a.kv_heads);
 
-  // Useful flops: 4 * D per visible (query, key) pair and head; a negative
-  // radius is unbounded.
-  double pairs = 0.0;
-  for (int64_t p = 0; p < a.n; ++p) {
-    const int64_t lo = a.left < 0 ? 0 : std::max<int64_t>(0, p - a.left);
-    const int64_t hi =
-        a.right < 0 ? a.n - 1 : std::min<int64_t>(a.n - 1, p + a.right);
-    pairs += static_cast<double>(hi - lo + 1);
-  }
-  const double useful = 4.0 * static_cast<double>(a.dim * a.heads) * pairs;
+  const double useful = swattn_bench::UsefulFlops(1, a.heads, a.n, a.n, a.dim,
+                                                  a.dim, a.left, a.right);
 
   for (const Build& b : builds) {
     if (!a.target.empty() && b.set_target(a.target.c_str()) != SWATTN_OK) {
