@@ -4,10 +4,12 @@
 // milliseconds apart see the same host, so the ratio within each pair is what
 // to read. bench/ab.sh builds two revisions and runs this.
 //
-//   swattn_ab LIB_A LIB_B [--n=16384] [--heads=8] [--kv_heads=HEADS]
-//             [--dim=128] [--window=LEFT,RIGHT] [--threads=1]
-//             [--layout=bshd|bhsd] [--target=NAME] [--pairs=20]
+//   swattn_ab LIB_A LIB_B [--n=16384] [--queries=0: all] [--heads=8]
+//             [--kv_heads=HEADS] [--dim=128] [--window=LEFT,RIGHT]
+//             [--threads=1] [--layout=bshd|bhsd] [--target=NAME] [--pairs=20]
 //
+// --queries below --n asks for the last positions only, as a decode step
+// does (one query against a cache of n keys: --queries=1 --window=-1,0).
 // Prints each build's median useful GFLOP/s, the median and quartiles of the
 // per-pair ratio B / A, and the largest difference between their outputs.
 // It links no swattn itself: both builds come in through dlopen, each with
@@ -61,7 +63,7 @@ Build Load(const char* path) {
 }
 
 struct Args {
-  int64_t n = 16384, heads = 8, kv_heads = -1, dim = 128;
+  int64_t n = 16384, queries = 0, heads = 8, kv_heads = -1, dim = 128;
   int64_t left = 16, right = 16;
   int threads = 1, pairs = 20;
   bool heads_major = false;
@@ -91,6 +93,8 @@ Args Parse(int argc, char** argv) {
     const char* v = nullptr;
     if (Flag(argv[i], "--n", &v)) {
       a.n = Int(v, "--n");
+    } else if (Flag(argv[i], "--queries", &v)) {
+      a.queries = Int(v, "--queries");
     } else if (Flag(argv[i], "--heads", &v)) {
       a.heads = Int(v, "--heads");
     } else if (Flag(argv[i], "--kv_heads", &v)) {
@@ -118,17 +122,20 @@ Args Parse(int argc, char** argv) {
     }
   }
   if (a.kv_heads < 0) a.kv_heads = a.heads;
-  if (a.n < 1 || a.heads < 1 || a.kv_heads < 1 || a.dim < 1 || a.pairs < 1 ||
-      a.heads % a.kv_heads != 0) {
+  if (a.queries == 0) a.queries = a.n;
+  if (a.n < 1 || a.queries < 1 || a.queries > a.n || a.heads < 1 ||
+      a.kv_heads < 1 || a.dim < 1 || a.pairs < 1 || a.heads % a.kv_heads != 0) {
     fprintf(stderr,
-            "swattn_ab: --n, --heads, --kv_heads, --dim and --pairs must be "
-            "positive, and --heads a multiple of --kv_heads\n");
+            "swattn_ab: --n, --queries, --heads, --kv_heads, --dim and "
+            "--pairs must be positive, --queries at most --n, and --heads a "
+            "multiple of --kv_heads\n");
     exit(2);
   }
   // q, k, v and two outputs, in double: the product may pass int64.
-  const double bytes = 4.0 * static_cast<double>(a.n) *
-                       static_cast<double>(a.dim) *
-                       static_cast<double>(3 * a.heads + 2 * a.kv_heads);
+  const double bytes =
+      4.0 * static_cast<double>(a.dim) *
+      (3.0 * static_cast<double>(a.queries) * static_cast<double>(a.heads) +
+       2.0 * static_cast<double>(a.n) * static_cast<double>(a.kv_heads));
   if (bytes > 64.0 * (1 << 30)) {
     fprintf(stderr, "swattn_ab: the tensors would take %.3g GiB; at most 64\n",
             bytes / (1 << 30));
@@ -147,23 +154,23 @@ double Median(std::vector<double> v) {
 int main(int argc, char** argv) {
   if (argc < 3) {
     fprintf(stderr,
-            "usage: swattn_ab LIB_A LIB_B [--n=N] [--heads=H] [--kv_heads=HKV] "
-            "[--dim=D] [--window=L,R] [--threads=T] [--layout=bshd|bhsd] "
-            "[--target=NAME] [--pairs=P]\n");
+            "usage: swattn_ab LIB_A LIB_B [--n=N] [--queries=Q] [--heads=H] "
+            "[--kv_heads=HKV] [--dim=D] [--window=L,R] [--threads=T] "
+            "[--layout=bshd|bhsd] [--target=NAME] [--pairs=P]\n");
     return 2;
   }
   Build builds[2] = {Load(argv[1]), Load(argv[2])};
   const Args a = Parse(argc, argv);
 
   // [batch, seq, heads, dim] (the table's layout) or [batch, heads, seq, dim].
-  const auto tensor = [&](float* data, int64_t heads) {
+  const auto tensor = [&](float* data, int64_t seq, int64_t heads) {
     const int64_t seq_stride = a.heads_major ? a.dim : heads * a.dim;
-    const int64_t head_stride = a.heads_major ? a.n * a.dim : a.dim;
+    const int64_t head_stride = a.heads_major ? seq * a.dim : a.dim;
     return swattn_tensor{
-        data,  SWATTN_DTYPE_F32,    1,          a.n,        heads,
-        a.dim, a.n * heads * a.dim, seq_stride, head_stride};
+        data,  SWATTN_DTYPE_F32,    1,          seq,        heads,
+        a.dim, seq * heads * a.dim, seq_stride, head_stride};
   };
-  const size_t q_floats = static_cast<size_t>(a.n * a.heads * a.dim);
+  const size_t q_floats = static_cast<size_t>(a.queries * a.heads * a.dim);
   const size_t kv_floats = static_cast<size_t>(a.n * a.kv_heads * a.dim);
   std::vector<float> q(q_floats), k(kv_floats), v(kv_floats);
   std::vector<float> out[2] = {std::vector<float>(q_floats),
@@ -176,12 +183,13 @@ int main(int argc, char** argv) {
   for (float& x : q) x = next();
   for (float& x : k) x = next();
   for (float& x : v) x = next();
-  const swattn_tensor tq = tensor(q.data(), a.heads);
-  const swattn_tensor tk = tensor(k.data(), a.kv_heads);
-  const swattn_tensor tv = tensor(v.data(), a.kv_heads);
+  const swattn_tensor tq = tensor(q.data(), a.queries, a.heads);
+  const swattn_tensor tk = tensor(k.data(), a.n, a.kv_heads);
+  const swattn_tensor tv = tensor(v.data(), a.n, a.kv_heads);
 
-  const double useful = swattn_bench::UsefulFlops(1, a.heads, a.n, a.n, a.dim,
-                                                  a.dim, a.left, a.right);
+  // The queries sit at the last positions (the default query offset).
+  const double useful = swattn_bench::UsefulFlops(
+      1, a.heads, a.queries, a.n, a.dim, a.dim, a.left, a.right);
 
   for (const Build& b : builds) {
     if (!a.target.empty() && b.set_target(a.target.c_str()) != SWATTN_OK) {
@@ -196,7 +204,7 @@ int main(int argc, char** argv) {
     opt.window_left = a.left;
     opt.window_right = a.right;
     opt.num_threads = a.threads;
-    swattn_tensor to = tensor(out[x].data(), a.heads);
+    swattn_tensor to = tensor(out[x].data(), a.queries, a.heads);
     const auto t0 = std::chrono::steady_clock::now();
     if (b.forward(&opt, &tq, &tk, &tv, &to, nullptr) != SWATTN_OK) {
       fprintf(stderr, "swattn_ab: %s: %s\n", b.path, b.last_error());

@@ -1252,9 +1252,9 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
 // computes its own scores, so the tiles win once there are enough queries.
 // GQA 32/8, D = 128, N = 32768, against the tiles: avx512 1.3-1.7x faster at
 // 5 to 8 queries (1.4x at 8 on 2 threads, even at 8 over 1024 keys); avx2
-// 1.3x at 5, 0.94x at 6, 1.2x at 8, so it keeps the tiles from 5 on (Arm,
-// unmeasured, too). kFewRows <= T, so the pairs' state fits the scratch of
-// one tile per head.
+// (Zen 3, in-process A/B) 1.18x at 4 queries, 0.95x at 5, 0.71x at 6 and
+// 0.64x at 8, so it keeps the tiles from 5 on (Arm, unmeasured, too).
+// kFewRows <= T, so the pairs' state fits the scratch of one tile per head.
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
 constexpr int64_t kFewRows = 8;
 #else
