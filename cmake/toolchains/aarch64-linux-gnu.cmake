@@ -15,7 +15,8 @@
 # SWATTN_QEMU_SYSROOT (see below for why it is "/"):
 #   add_test(NAME t COMMAND ${SWATTN_QEMU_AARCH64} -cpu cortex-a72
 #                           -L ${SWATTN_QEMU_SYSROOT} $<TARGET_FILE:t>)
-# or from SWATTN_EMULATOR_CORTEX_A72, the whole prefix as a list.
+# or from SWATTN_EMULATOR_CORTEX_A72, the whole prefix as a list
+# (SWATTN_EMULATOR_SVE2048: `-cpu max` with 2048-bit SVE vectors).
 
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
@@ -54,4 +55,9 @@ set(SWATTN_EMULATOR_CPU_MAX
     ${SWATTN_QEMU_AARCH64} -cpu max -L ${SWATTN_QEMU_SYSROOT})
 set(SWATTN_EMULATOR_CORTEX_A72
     ${SWATTN_QEMU_AARCH64} -cpu cortex-a72 -L ${SWATTN_QEMU_SYSROOT})
+# SVE at its widest, 2048-bit vectors (qemu's default is 512): 64 lanes,
+# tiles of 128 rows.
+set(SWATTN_EMULATOR_SVE2048
+    ${SWATTN_QEMU_AARCH64} -cpu max,sve-default-vector-length=256
+    -L ${SWATTN_QEMU_SYSROOT})
 set(CMAKE_CROSSCOMPILING_EMULATOR ${SWATTN_EMULATOR_CPU_MAX})

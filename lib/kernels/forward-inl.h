@@ -747,6 +747,7 @@ struct Scratch {
   float* alpha;  // [T]                       rescale of the current block
   float* sum;    // [T]                       sum of the current block's P
   float* inv_l;  // [T]                       1/l on a tile's last block
+  float* pairs;  // [2][T]                    a decode batch's scores, 4 x N
   float* st;     // [kKeyBlock][T]            probabilities of a block
   float* kpack;  // [kKeyBlock][dim]          the key block, contiguous
   float* vpack;  // [kKeyBlock][dv_pad]       the value block, zero-padded
@@ -756,13 +757,13 @@ struct Scratch {
   // SIZE_MAX when the count does not fit (dim near kMaxExtent): the engine
   // then fails the call instead of allocating a wrapped-around size.
   static size_t Floats(size_t rows, size_t dim, size_t dv_pad, size_t T) {
-    // rows * (dim + dv_pad + 2) + kKeyBlock * (dim + dv_pad + T) + 8 * T;
+    // rows * (dim + dv_pad + 2) + kKeyBlock * (dim + dv_pad + T) + 10 * T;
     // the sums of two extents cannot wrap, the products can.
     size_t queries, keys, total;
     if (__builtin_mul_overflow(rows, dim + dv_pad + 2, &queries) ||
         __builtin_mul_overflow(size_t{kKeyBlock}, dim + dv_pad + T, &keys) ||
         __builtin_add_overflow(queries, keys, &total) ||
-        __builtin_add_overflow(total, 8 * T, &total)) {
+        __builtin_add_overflow(total, 10 * T, &total)) {
       return SIZE_MAX;
     }
     return total;
@@ -777,7 +778,8 @@ struct Scratch {
     alpha = l + rows;
     sum = alpha + T;
     inv_l = sum + T;
-    st = inv_l + T;
+    pairs = inv_l + T;
+    st = pairs + 2 * T;
     kpack = st + kKeyBlock * T;
     // dim may be odd: round the key block up to whole vectors.
     vpack = kpack + (kKeyBlock * dim + T - 1) / T * T;
@@ -1498,8 +1500,9 @@ HWY_INLINE void FewRowsBatch(DF df, const Problem& p, const Unit& w,
     any = any || s.lo[i] <= s.hi[i];
   }
   if (!any) return;
-  float* HWY_RESTRICT scores = s.st;      // [kGroupPairs][N]
-  float* HWY_RESTRICT pt = s.st + T * N;  // [N][T], as a tile's P
+  // N <= kKeyBlock (64 floats fill the widest SVE vector), so pt fits st.
+  float* HWY_RESTRICT scores = s.pairs;  // [kGroupPairs][N]
+  float* HWY_RESTRICT pt = s.st;         // [N][T], as a tile's P
   const int64_t k_stride = p.k.stride_seq;
   static_assert(kGroupPairs == 4, "one case per batch size");
   switch (n) {
