@@ -1001,6 +1001,16 @@ HWY_INLINE int64_t TileHi(const Problem& p, const Unit& w, int64_t T,
   return p.KeyHi(p.Position(TileBegin(w, T, t + 1) - 1));
 }
 
+// The first tile t from t_begin on with edge(t) >= j, or `tiles` if none;
+// edge is TileLo or TileHi, which do not decrease with t.
+template <class Edge>
+HWY_INLINE int64_t FirstTileFrom(int64_t t_begin, int64_t tiles, int64_t j,
+                                 const Edge& edge) {
+  int64_t t = t_begin;
+  while (t < tiles && edge(t) < j) ++t;
+  return t;
+}
+
 // Whether unit w copies its K and V blocks. Packing a block pays off when
 // many (tile, head) passes read it: about heads * (window + block) / T of
 // them. Rows already back to back (one kv head, or [batch, heads, seq, dim])
@@ -1036,10 +1046,11 @@ HWY_INLINE NextRows FirstRows(const Problem& p, const Unit& w, int64_t T,
   }
   const int64_t j_end =
       std::min(TileHi(p, w, T, tiles - 1) + 1, j_begin + kKeyBlock);
-  int64_t t_end = 0;  // tiles [0, t_end) reach the block
-  while (t_end < tiles && TileLo(p, w, T, t_end) < j_end) ++t_end;
-  int64_t o_end = 0;  // tiles [0, o_end) end in it
-  while (o_end < tiles && TileHi(p, w, T, o_end) < j_end) ++o_end;
+  // Tiles [0, t_end) reach the block; tiles [0, o_end) end in it.
+  const int64_t t_end = FirstTileFrom(
+      0, tiles, j_end, [&](int64_t t) { return TileLo(p, w, T, t); });
+  const int64_t o_end = FirstTileFrom(
+      0, tiles, j_end, [&](int64_t t) { return TileHi(p, w, T, t); });
   return {j_begin,   j_end,
           w.i_begin, TileBegin(w, T, t_end),
           w.i_begin, TileBegin(w, T, o_end)};
@@ -1201,15 +1212,14 @@ HWY_INLINE void ForwardUnit(DF df, const Problem& p, const Unit& w,
       PackBlock(p, w.b, w.kv_head, j0, n, pack_k, pack_v, dv_pad, s);
       // The next block, the query rows of the tiles it reaches first and the
       // output rows of those it is the last block of.
-      int64_t t_next = t_end;
-      while (t_next < tiles && tile_lo(t_next) < j0 + n + next_n) ++t_next;
+      const int64_t t_next =
+          FirstTileFrom(t_end, tiles, j0 + n + next_n, tile_lo);
       int64_t calls = 0;
       for (int64_t t = t_begin; t < t_end; ++t) calls += tile_calls(t, j0, n);
       if (next_n > 0) {
-        int64_t o_begin = t_begin;
-        while (o_begin < tiles && tile_hi(o_begin) < j0 + n) ++o_begin;
-        int64_t o_end = o_begin;
-        while (o_end < tiles && tile_hi(o_end) < j0 + n + next_n) ++o_end;
+        const int64_t o_begin = FirstTileFrom(t_begin, tiles, j0 + n, tile_hi);
+        const int64_t o_end =
+            FirstTileFrom(o_begin, tiles, j0 + n + next_n, tile_hi);
         queue_next(j0 + n, j0 + n + next_n, t_end, t_next, o_begin, o_end,
                    calls);
       } else {
