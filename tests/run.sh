@@ -13,8 +13,8 @@
 #                      report fails its test
 #      build-aarch64/  aarch64 cross build (cmake/toolchains), tests only,
 #                      run under qemu-aarch64-static (-cpu max: SVE2, SVE,
-#                      NEON; also with 2048-bit SVE for the internal
-#                      tests; -cpu cortex-a72: NEON only)
+#                      NEON; also with 128- and 2048-bit SVE for the
+#                      internal tests; -cpu cortex-a72: NEON only)
 # 3. runs every test of the trees in ONE ctest invocation
 #    (build-suite/); its summary ("100% tests passed, 0 tests failed out of
 #    N") is the end of the output.

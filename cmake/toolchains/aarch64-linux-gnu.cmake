@@ -16,7 +16,8 @@
 #   add_test(NAME t COMMAND ${SWATTN_QEMU_AARCH64} -cpu cortex-a72
 #                           -L ${SWATTN_QEMU_SYSROOT} $<TARGET_FILE:t>)
 # or from SWATTN_EMULATOR_CORTEX_A72, the whole prefix as a list
-# (SWATTN_EMULATOR_SVE2048: `-cpu max` with 2048-bit SVE vectors).
+# (SWATTN_EMULATOR_SVE128 and SWATTN_EMULATOR_SVE2048: `-cpu max` with 128-
+# and 2048-bit SVE vectors).
 
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
@@ -55,6 +56,11 @@ set(SWATTN_EMULATOR_CPU_MAX
     ${SWATTN_QEMU_AARCH64} -cpu max -L ${SWATTN_QEMU_SYSROOT})
 set(SWATTN_EMULATOR_CORTEX_A72
     ${SWATTN_QEMU_AARCH64} -cpu cortex-a72 -L ${SWATTN_QEMU_SYSROOT})
+# SVE at its narrowest, 128-bit vectors, as most SVE2 cores ship it: 4 lanes,
+# tiles of 8 rows.
+set(SWATTN_EMULATOR_SVE128
+    ${SWATTN_QEMU_AARCH64} -cpu max,sve-default-vector-length=16
+    -L ${SWATTN_QEMU_SYSROOT})
 # SVE at its widest, 2048-bit vectors (qemu's default is 512): 64 lanes,
 # tiles of 128 rows.
 set(SWATTN_EMULATOR_SVE2048
