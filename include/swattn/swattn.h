@@ -62,7 +62,10 @@ typedef enum swattn_dtype {
 
 /* A [batch, seq, heads, dim] view. Strides are in elements; the dim stride is
  * 1. Strides may be any non-negative values (0 broadcasts) as long as the
- * byte offset of every element fits in int64. Sizes are in [1, 2^59]; data
+ * byte offset of every element fits in int64. An output's elements must not
+ * overlap: ordered by stride, each axis with more than one element needs a
+ * stride of at least dim plus stride * (size - 1) of every axis before it.
+ * Sizes are in [1, 2^59]; data
  * is non-NULL and aligned to 4 bytes. */
 typedef struct swattn_tensor {
   void* data;
@@ -91,8 +94,10 @@ SWATTN_API void swattn_options_init(swattn_options* options);
 /* Attention over a sliding window: q [B, Nq, H, D], k [B, Nk, Hkv, D],
  * v [B, Nk, Hkv, Dv], out [B, Nq, H, Dv]; lse is NULL or a contiguous,
  * 4-byte aligned float [B, H, Nq] that receives the natural log of each
- * softmax denominator (scores included). Neither out nor lse may overlap
- * q, k, v or each other. |query_offset| is at most 2^59 and scale finite.
+ * softmax denominator (scores included). The address ranges of out and lse
+ * may not meet those of q, k, v or each other. |query_offset| is at most 2^59
+ * and scale finite. Scores must stay below FLT_MAX / log2(e), about 2.36e38:
+ * the SIMD kernels work in base 2, and a row with a larger score gets NaN.
  * Thread-safe: concurrent calls with distinct outputs are fine. Each calling
  * thread keeps its scratch (at most 16 MiB) for its next call; the thread's
  * exit frees it. Large outputs whose rows are whole 64-byte aligned cache

@@ -1,9 +1,11 @@
 // The extern "C" entry points: argument checks, struct_size handling, status
 // and message. No exception crosses this boundary, and a failed check leaves
 // every output untouched.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <new>
 #include <string>
 
@@ -122,6 +124,34 @@ Span CheckTensor(const swattn_tensor* t, const char* name) {
   return {begin, begin + static_cast<uintptr_t>(bytes)};
 }
 
+// Checks that no two elements of a checked tensor share an address, which
+// every output needs: the axes of more than one element, by increasing
+// stride, must each step past the whole span of the axes inside them. (Some
+// interleavings with distinct elements fail this too; no layout a caller
+// allocates does.) It also bounds batch * seq * heads * dim by the tensor's
+// span, so products of the sizes fit in int64.
+void CheckDistinct(const swattn_tensor* t, const char* name) {
+  struct Axis {
+    const char* field;
+    int64_t size, stride;
+  } axes[] = {{"stride_batch", t->batch, t->stride_batch},
+              {"stride_seq", t->seq, t->stride_seq},
+              {"stride_head", t->heads, t->stride_head}};
+  std::sort(std::begin(axes), std::end(axes),
+            [](const Axis& a, const Axis& b) { return a.stride < b.stride; });
+  int64_t span = t->dim;  // elements covered by the axes inside this one
+  for (const Axis& a : axes) {
+    if (a.size == 1) continue;
+    SWATTN_REQUIRE(a.stride >= span,
+                   std::string(name) + "." + a.field + " (" + Str(a.stride) +
+                       ") must be >= " + Str(span) +
+                       ", the span of the axes inside it: the elements of " +
+                       name + " must not overlap");
+    // Fits: CheckTensor bounded the last element's index.
+    span += a.stride * (a.size - 1);
+  }
+}
+
 Problem CheckForward(const swattn_options* options, const swattn_tensor* q,
                      const swattn_tensor* k, const swattn_tensor* v,
                      swattn_tensor* out, float* lse) {
@@ -135,6 +165,7 @@ Problem CheckForward(const swattn_options* options, const swattn_tensor* q,
   const Span sk = CheckTensor(k, "k");
   const Span sv = CheckTensor(v, "v");
   const Span so = CheckTensor(out, "out");
+  CheckDistinct(out, "out");
 
   SWATTN_REQUIRE(
       k->batch == q->batch && v->batch == q->batch && out->batch == q->batch,
@@ -177,19 +208,29 @@ Problem CheckForward(const swattn_options* options, const swattn_tensor* q,
       offset >= -kMaxExtent && offset <= kMaxExtent,
       "options->query_offset must be within +-2^59, got " + Str(offset));
 
-  SWATTN_REQUIRE(!so.Overlaps(sq) && !so.Overlaps(sk) && !so.Overlaps(sv),
-                 "out overlaps q, k or v");
+  const struct {
+    const char* name;
+    Span span;
+  } inputs[] = {{"q", sq}, {"k", sk}, {"v", sv}};
+  for (const auto& in : inputs) {
+    SWATTN_REQUIRE(!so.Overlaps(in.span), std::string("out overlaps ") +
+                                              in.name +
+                                              " (their address ranges meet)");
+  }
   if (lse != nullptr) {
     SWATTN_REQUIRE(reinterpret_cast<uintptr_t>(lse) % alignof(float) == 0,
                    "lse is not aligned to 4 bytes");
     const uintptr_t begin = reinterpret_cast<uintptr_t>(lse);
-    // batch * heads * seq fits: each tensor's extent was checked above.
+    // batch * heads * seq fits: out holds that many distinct rows.
     const Span sl{begin, begin + static_cast<uintptr_t>(
                                      q->batch * q->heads * q->seq) *
                                      sizeof(float)};
-    SWATTN_REQUIRE(!sl.Overlaps(sq) && !sl.Overlaps(sk) && !sl.Overlaps(sv) &&
-                       !sl.Overlaps(so),
-                   "lse overlaps q, k, v or out");
+    for (const auto& in : inputs) {
+      SWATTN_REQUIRE(!sl.Overlaps(in.span), std::string("lse overlaps ") +
+                                                in.name +
+                                                " (their address ranges meet)");
+    }
+    SWATTN_REQUIRE(!sl.Overlaps(so), "lse overlaps out");
   }
 
   const auto radius = [](int64_t r) {
@@ -235,6 +276,59 @@ swattn_status Forward(const swattn_options* options, const swattn_tensor* q,
   return SWATTN_OK;
 }
 
+// The 2-D reference call: checks its own arguments, by their names, then
+// runs as a forward call on [1, seq_len, 1, d] views.
+swattn_status SparseWindow(const float* q, const float* k, const float* v,
+                           float* out, int64_t seq_len, int64_t d_k,
+                           int64_t d_v, int64_t window_size,
+                           float scale_factor) {
+  SWATTN_REQUIRE(q != nullptr, "q is NULL");
+  SWATTN_REQUIRE(k != nullptr, "k is NULL");
+  SWATTN_REQUIRE(v != nullptr, "v is NULL");
+  SWATTN_REQUIRE(out != nullptr, "out is NULL");
+  SWATTN_REQUIRE(seq_len >= 1, "seq_len must be >= 1, got " + Str(seq_len));
+  SWATTN_REQUIRE(d_k >= 1, "d_k must be >= 1, got " + Str(d_k));
+  SWATTN_REQUIRE(d_v >= 1, "d_v must be >= 1, got " + Str(d_v));
+  SWATTN_REQUIRE(window_size >= 0,
+                 "window_size must be >= 0, got " + Str(window_size));
+  const struct {
+    const char* name;
+    int64_t value;
+  } sizes[] = {{"seq_len", seq_len}, {"d_k", d_k}, {"d_v", d_v}};
+  for (const auto& s : sizes) {
+    SWATTN_REQUIRE(
+        s.value <= kMaxExtent,
+        std::string(s.name) + " must be <= 2^59, got " + Str(s.value));
+  }
+  int64_t elements = 0;
+  SWATTN_REQUIRE(
+      !__builtin_mul_overflow(seq_len, std::max(d_k, d_v), &elements),
+      "seq_len * d_k and seq_len * d_v must fit in int64 (seq_len " +
+          Str(seq_len) + ", d_k " + Str(d_k) + ", d_v " + Str(d_v) + ")");
+  SWATTN_REQUIRE(std::isfinite(scale_factor),
+                 "scale_factor must be finite (0 = 1/sqrt(d_k))");
+  const auto tensor = [&](const float* data, int64_t d) {
+    return swattn_tensor{const_cast<float*>(data),
+                         SWATTN_DTYPE_F32,
+                         1,
+                         seq_len,
+                         1,
+                         d,
+                         seq_len * d,
+                         d,
+                         d};
+  };
+  const swattn_tensor tq = tensor(q, d_k), tk = tensor(k, d_k),
+                      tv = tensor(v, d_v);
+  swattn_tensor to = tensor(out, d_v);
+  swattn_options options;
+  swattn_options_init(&options);
+  options.window_left = window_size;
+  options.window_right = window_size;
+  options.scale = scale_factor;
+  return Forward(&options, &tq, &tk, &tv, &to, nullptr);
+}
+
 }  // namespace
 }  // namespace swattn
 
@@ -266,31 +360,8 @@ SWATTN_API swattn_status swattn_sparse_window_attention_f32(
     int64_t seq_len, int64_t d_k, int64_t d_v, int64_t window_size,
     float scale_factor) {
   return Guard([&] {
-    SWATTN_REQUIRE(q != nullptr, "q is NULL");
-    SWATTN_REQUIRE(k != nullptr, "k is NULL");
-    SWATTN_REQUIRE(v != nullptr, "v is NULL");
-    SWATTN_REQUIRE(out != nullptr, "out is NULL");
-    SWATTN_REQUIRE(seq_len >= 1,
-                   "seq_len must be >= 1, got " + std::to_string(seq_len));
-    SWATTN_REQUIRE(d_k >= 1, "d_k must be >= 1, got " + std::to_string(d_k));
-    SWATTN_REQUIRE(d_v >= 1, "d_v must be >= 1, got " + std::to_string(d_v));
-    SWATTN_REQUIRE(window_size >= 0, "window_size must be >= 0, got " +
-                                         std::to_string(window_size));
-    SWATTN_REQUIRE(std::isfinite(scale_factor),
-                   "scale_factor must be finite (0 = 1/sqrt(d_k))");
-    const auto tensor = [&](const float* data, int64_t d) {
-      return swattn_tensor{const_cast<float*>(data), SWATTN_DTYPE_F32,
-                           1, seq_len, 1, d, seq_len * d, d, d};
-    };
-    const swattn_tensor tq = tensor(q, d_k), tk = tensor(k, d_k),
-                        tv = tensor(v, d_v);
-    swattn_tensor to = tensor(out, d_v);
-    swattn_options options;
-    swattn_options_init(&options);
-    options.window_left = window_size;
-    options.window_right = window_size;
-    options.scale = scale_factor;
-    return swattn::Forward(&options, &tq, &tk, &tv, &to, nullptr);
+    return swattn::SparseWindow(q, k, v, out, seq_len, d_k, d_v, window_size,
+                                scale_factor);
   });
 }
 

@@ -82,7 +82,8 @@ def test_bad_window_size(window, error):
 
 @pytest.mark.parametrize("scale,error", [
     (0, ValueError), (0.0, ValueError), (1e-50, ValueError), (float("nan"), ValueError),
-    (float("inf"), ValueError), (1e300, ValueError), ("1", TypeError), (True, TypeError)])
+    (float("inf"), ValueError), (1e300, ValueError), (2**1100, ValueError),
+    ("1", TypeError), (True, TypeError)])
 def test_bad_scale(good, scale, error):
     with pytest.raises(error, match="scale"):
         swattn.window_attention(*good, 2, scale=scale)
@@ -111,7 +112,25 @@ def test_bad_target_name():
         swattn.set_target("nope")
     with pytest.raises(TypeError):
         swattn.set_target(3)
+    with pytest.raises(ValueError, match="NUL"):  # C would stop at the NUL
+        swattn.set_target("scalar\0junk")
     assert swattn.active_target() == before
+
+
+@pytest.mark.parametrize("case", ["batch", "seq"])
+def test_bad_shape_is_rejected_before_out_is_allocated(good, case):
+    # Broadcast views of huge extent: a 4 TiB out must not be attempted for a
+    # call that is invalid anyway.
+    q, k, v = good
+    big = np.lib.stride_tricks.as_strided(
+        np.zeros(1, np.float32), shape=(1, 2**40 if case == "batch" else 2**60, 1, 1),
+        strides=(0, 0, 0, 0))
+    if case == "batch":
+        args = (big, np.ones((2, 3, 1, 1), np.float32), np.ones((2, 3, 1, 1), np.float32))
+    else:
+        args = (big, big[:, :4], big[:, :4])
+    with pytest.raises(ValueError, match="swattn: .*(batch|2\\^59)"):
+        swattn.window_attention(*args, 2)
 
 
 def test_error_does_not_break_later_calls(good):

@@ -6,9 +6,9 @@ float32. Complex, object and string data raise TypeError.
 
 Errors: bad arguments raise TypeError (wrong type) or ValueError (wrong value,
 shape or window; also a target this build or CPU cannot run, the library's
-SWATTN_ERROR_UNSUPPORTED). MemoryError means scratch could not be allocated and
-RuntimeError an internal error of the library. Messages carry the library's
-explanation.
+SWATTN_ERROR_UNSUPPORTED). MemoryError means the output or the library's
+scratch could not be allocated, and RuntimeError an internal error of the
+library. Messages carry the library's explanation.
 
 The library is found through SWATTN_LIBRARY (a path), else libswattn.so next
 to this package, else <repository>/build/lib/libswattn.so, else
@@ -72,7 +72,10 @@ def _scale(scale, name):
         return 0.0
     if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
         raise TypeError(f"{name} must be a real number or None, got {type(scale).__name__}")
-    s = ctypes.c_float(float(scale)).value
+    try:
+        s = ctypes.c_float(float(scale)).value
+    except OverflowError:  # an int or Fraction beyond any float
+        s = math.inf
     if s == 0 or not math.isfinite(s):
         raise ValueError(f"{name} must be finite and non-zero in float32, got {scale!r}")
     return s
@@ -93,6 +96,25 @@ def _tensor(a):
     # The stride of an axis of length 0 or 1 is never used; numpy may leave it odd.
     strides = [s // 4 if s >= 0 and s % 4 == 0 else 0 for s in a.strides[:3]]
     return Tensor(a.ctypes.data, DTYPE_F32, *a.shape, *strides), a
+
+
+def _check_shapes(q, k, v):
+    """The library's shape rules, checked before out is allocated: a wrong shape
+    gets its ValueError, not a MemoryError for an output it would never write.
+    An empty axis is left to the library's message."""
+    if min(q + k + v) < 1:
+        return
+    for name, shape in (("q", q), ("k", k), ("v", v)):
+        if max(shape) > 2**59:
+            raise ValueError(f"swattn: {name} sizes must be <= 2^59, got shape {shape}")
+    if not q[0] == k[0] == v[0]:
+        raise ValueError(f"swattn: batch sizes differ: q {q[0]}, k {k[0]}, v {v[0]}")
+    if k[3] != q[3]:
+        raise ValueError(f"swattn: k.dim ({k[3]}) must equal q.dim ({q[3]})")
+    if v[1] != k[1] or v[2] != k[2]:
+        raise ValueError(f"swattn: v [B, Nk, Hkv, Dv] must match k's Nk and Hkv: k {k}, v {v}")
+    if q[2] % k[2] != 0:
+        raise ValueError(f"swattn: q.heads ({q[2]}) must be a multiple of k.heads ({k[2]})")
 
 
 def _empty(shape):
@@ -182,6 +204,7 @@ def window_attention(q, k, v, window, *, scale=None, query_offset=None,
     tq, q = _tensor(_real(q, "q", 4, "[B, Nq, H, D]"))
     tk, k = _tensor(_real(k, "k", 4, "[B, Nk, Hkv, D]"))
     tv, v = _tensor(_real(v, "v", 4, "[B, Nk, Hkv, Dv]"))
+    _check_shapes(q.shape, k.shape, v.shape)
     batch, nq, heads = q.shape[:3]
     out = _empty((batch, nq, heads, v.shape[3]))
     tout, _ = _tensor(out)
@@ -210,6 +233,8 @@ def set_target(name):
     """
     if name is not None and not isinstance(name, str):
         raise TypeError(f"target name must be a str or None, got {type(name).__name__}")
+    if name is not None and "\0" in name:
+        raise ValueError(f"target name must not contain NUL, got {name!r}")
     check(lib.swattn_set_target(None if name is None else name.encode()))
 
 
