@@ -308,15 +308,14 @@ swattn_status SparseWindow(const float* q, const float* k, const float* v,
   SWATTN_REQUIRE(std::isfinite(scale_factor),
                  "scale_factor must be finite (0 = 1/sqrt(d_k))");
   const auto tensor = [&](const float* data, int64_t d) {
-    return swattn_tensor{const_cast<float*>(data),
-                         SWATTN_DTYPE_F32,
-                         1,
-                         seq_len,
-                         1,
-                         d,
-                         seq_len * d,
-                         d,
-                         d};
+    swattn_tensor t = {};
+    t.data = const_cast<float*>(data);
+    t.dtype = SWATTN_DTYPE_F32;
+    t.batch = t.heads = 1;
+    t.seq = seq_len;
+    t.dim = t.stride_seq = t.stride_head = d;
+    t.stride_batch = seq_len * d;
+    return t;
   };
   const swattn_tensor tq = tensor(q, d_k), tk = tensor(k, d_k),
                       tv = tensor(v, d_v);
