@@ -4,10 +4,13 @@
 #   bash tests/run.sh
 #
 # 1. installs the Debian packages that are missing (.ci/install-deps);
-# 2. builds four trees in the repository root:
+# 2. builds five trees in the repository root:
 #      build/          x86-64, static library, Release: tests, benchmarks and
 #                      examples (the tree README command 1 builds)
 #      build-shared/   x86-64, shared library (BUILD_SHARED_LIBS=ON), tests
+#      build-serial/   x86-64, static library without oneTBB
+#                      (SWATTN_WITH_TBB=OFF, the embedded configuration):
+#                      tests, and the installed package without TBB
 #      build-sanitize/ x86-64 with AddressSanitizer and UBSan
 #                      (SWATTN_SANITIZE): the internal and unit tests; any
 #                      report fails its test
@@ -89,7 +92,12 @@ step "build-shared/" configure_and_build build-shared \
   -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
   -DSWATTN_BUILD_BENCH=OFF -DSWATTN_BUILD_EXAMPLES=OFF
 
-trees=(build build-shared)
+section "x86-64 static library without oneTBB (build-serial/)"
+step "build-serial/" configure_and_build build-serial \
+  -DCMAKE_BUILD_TYPE=Release -DSWATTN_WITH_TBB=OFF \
+  -DSWATTN_BUILD_BENCH=OFF -DSWATTN_BUILD_EXAMPLES=OFF
+
+trees=(build build-shared build-serial)
 if [[ "${SWATTN_SKIP_SANITIZE:-0}" == 1 ]]; then
   section "sanitizer build: skipped (SWATTN_SKIP_SANITIZE=1)"
 else
