@@ -65,8 +65,7 @@ typedef enum swattn_dtype {
  * byte offset of every element fits in int64. An output's elements must not
  * overlap: ordered by stride, each axis with more than one element needs a
  * stride of at least dim plus stride * (size - 1) of every axis before it.
- * Sizes are in [1, 2^59]; data
- * is non-NULL and aligned to 4 bytes. */
+ * Sizes are in [1, 2^59]; data is non-NULL and aligned to 4 bytes. */
 typedef struct swattn_tensor {
   void* data;
   swattn_dtype dtype;

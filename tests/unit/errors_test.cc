@@ -127,40 +127,30 @@ std::vector<BadCase> BadForwardCases() {
       {"NULL k", {"k"}, [](Call& c) { c.k_ptr = nullptr; }},
       {"NULL v", {"v"}, [](Call& c) { c.v_ptr = nullptr; }},
       {"NULL out", {"out"}, [](Call& c) { c.out_ptr = nullptr; }},
-      {"struct_size 0",
-       {"struct_size"},
+      {"struct_size 0", {"struct_size"},
        [](Call& c) { c.options.struct_size = 0; }},
-      {"struct_size 4",
-       {"struct_size"},
+      {"struct_size 4", {"struct_size"},
        [](Call& c) { c.options.struct_size = 4; }},
-      {"struct_size 8",
-       {"struct_size"},
+      {"struct_size 8", {"struct_size"},
        [](Call& c) { c.options.struct_size = 8; }},
-      {"window_left -2",
-       {"window_left"},
+      {"window_left -2", {"window_left"},
        [](Call& c) { c.options.window_left = -2; }},
-      {"window_right -2",
-       {"window_right"},
+      {"window_right -2", {"window_right"},
        [](Call& c) { c.options.window_right = -2; }},
-      {"window_left INT64_MIN",
-       {"window_left"},
+      {"window_left INT64_MIN", {"window_left"},
        [](Call& c) { c.options.window_left = -kMax - 1; }},
-      {"window_right INT64_MIN",
-       {"window_right"},
+      {"window_right INT64_MIN", {"window_right"},
        [](Call& c) { c.options.window_right = -kMax - 1; }},
-      {"num_threads -1",
-       {"num_threads"},
+      {"num_threads -1", {"num_threads"},
        [](Call& c) { c.options.num_threads = -1; }},
-      {"num_threads INT32_MIN",
-       {"num_threads"},
+      {"num_threads INT32_MIN", {"num_threads"},
        [](Call& c) {
          c.options.num_threads = std::numeric_limits<int32_t>::min();
        }},
       {"scale NaN", {"scale"}, [](Call& c) { c.options.scale = kNaN; }},
       {"scale +inf", {"scale"}, [](Call& c) { c.options.scale = kInf; }},
       {"scale -inf", {"scale"}, [](Call& c) { c.options.scale = -kInf; }},
-      {"q.dim != k.dim",
-       {"k", "q"},
+      {"q.dim != k.dim", {"k", "q"},
        [](Call& c) {
          c.k.dim = 4;
          c.k.stride_head = 4;
@@ -168,20 +158,17 @@ std::vector<BadCase> BadForwardCases() {
       {"v.seq != k.seq", {"v", "k"}, [](Call& c) { c.v.seq = 7; }},
       {"k.seq != v.seq", {"v", "k"}, [](Call& c) { c.k.seq = 7; }},
       {"v.heads != k.heads", {"v", "k"}, [](Call& c) { c.v.heads = 1; }},
-      {"q.heads not a multiple of k.heads",
-       {"q", "k"},
+      {"q.heads not a multiple of k.heads", {"q", "k"},
        [](Call& c) {
          c.q.heads = 3;
          c.out.heads = 3;
        }},
-      {"k.heads > q.heads",
-       {"q", "k"},
+      {"k.heads > q.heads", {"q", "k"},
        [](Call& c) {
          c.k.heads = 8;
          c.v.heads = 8;
        }},
-      {"k and v batch 1, q batch 2",
-       {"batch"},
+      {"k and v batch 1, q batch 2", {"batch"},
        [](Call& c) {
          c.k.batch = 1;
          c.v.batch = 1;
@@ -191,55 +178,50 @@ std::vector<BadCase> BadForwardCases() {
       {"out seq 5", {"out"}, [](Call& c) { c.out.seq = 5; }},
       {"out seq 7", {"out"}, [](Call& c) { c.out.seq = 7; }},
       {"out heads 2", {"out"}, [](Call& c) { c.out.heads = 2; }},
-      {"out dim 5 (q.dim, not v.dim)", {"out"}, [](Call& c) { c.out.dim = 5; }},
-      {"q batch 4 with stride_batch INT64_MAX/2",
-       {"q"},
+      {"out dim 5 (q.dim, not v.dim)", {"out"},
+       [](Call& c) { c.out.dim = 5; }},
+      {"q batch 4 with stride_batch INT64_MAX/2", {"q"},
        [](Call& c) {
          c.q.batch = c.k.batch = c.v.batch = c.out.batch = 4;
          c.q.stride_batch = kMax / 2;
        }},
-      {"k stride_head overflows",
-       {"k"},
+      {"k stride_head overflows", {"k"},
        [](Call& c) { c.k.stride_head = kMax - 2; }},
-      {"out stride_seq overflows",
-       {"out"},
+      {"out stride_seq overflows", {"out"},
        [](Call& c) { c.out.stride_seq = kMax / 3; }},
-      {"v huge seq with stride",
-       {"v"},
+      {"v huge seq with stride", {"v"},
        [](Call& c) {
          c.k.seq = c.v.seq = int64_t{1} << 40;
          c.k.stride_seq = 0;  // k alone stays representable
          c.k.stride_batch = 0;
          c.v.stride_seq = int64_t{1} << 30;
        }},
-      {"q seq 2^62",
-       {"q"},
+      {"q seq 2^62", {"q"},
        [](Call& c) {
          // (2^62 - 1) * 20 leaves int64.
          c.q.seq = c.out.seq = int64_t{1} << 62;
        }},
-      {"out is q", {"out"}, [](Call& c) { c.out.data = c.qb.data(); }},
-      {"out inside k", {"out"}, [](Call& c) { c.out.data = c.kb.data() + 7; }},
+      {"out is q", {"out"},
+       [](Call& c) {
+         c.out.data = c.qb.data();
+       }},
+      {"out inside k", {"out"},
+       [](Call& c) { c.out.data = c.kb.data() + 7; }},
       {"lse overlaps q", {"lse"}, [](Call& c) { c.lse = c.qb.data() + 3; }},
-      {"lse overlaps out", {"lse"}, [](Call& c) { c.lse = c.ob.data() + 10; }},
+      {"lse overlaps out", {"lse"},
+       [](Call& c) { c.lse = c.ob.data() + 10; }},
       // out is written, so no two of its elements may share an address.
-      {"out.stride_head 0",
-       {"out", "stride_head"},
+      {"out.stride_head 0", {"out", "stride_head"},
        [](Call& c) { c.out.stride_head = 0; }},
-      {"out.stride_seq 0",
-       {"out", "stride_seq"},
+      {"out.stride_seq 0", {"out", "stride_seq"},
        [](Call& c) { c.out.stride_seq = 0; }},
-      {"out rows overlap: stride_head 2 < dim 3",
-       {"out", "stride_head"},
+      {"out rows overlap: stride_head 2 < dim 3", {"out", "stride_head"},
        [](Call& c) { c.out.stride_head = 2; }},
-      {"out heads and positions on the same rows",
-       {"out"},
+      {"out heads and positions on the same rows", {"out"},
        [](Call& c) { c.out.stride_seq = c.out.stride_head; }},
-      {"out.stride_batch inside a batch entry",
-       {"out", "stride_batch"},
+      {"out.stride_batch inside a batch entry", {"out", "stride_batch"},
        [](Call& c) { c.out.stride_batch = 6 * 4 * 3 - 1; }},
-      {"out broadcast over 2^40 batches and 2^30 heads",
-       {"out"},
+      {"out broadcast over 2^40 batches and 2^30 heads", {"out"},
        [](Call& c) {
          // Every extent stays in bounds and every size product overflows.
          for (swattn_tensor* t : {&c.q, &c.k, &c.v, &c.out}) {
@@ -252,9 +234,10 @@ std::vector<BadCase> BadForwardCases() {
          c.k.heads = c.v.heads = 1;
          c.options.query_offset = 0;
        }},
-      {"misaligned q.data",
-       {"q"},
-       [](Call& c) { c.q.data = reinterpret_cast<char*>(c.qb.data()) + 1; }},
+      {"misaligned q.data", {"q"},
+       [](Call& c) {
+         c.q.data = reinterpret_cast<char*>(c.qb.data()) + 1;
+       }},
   };
   cases.push_back({"out ends inside v", {"out"}, [](Call& c) {
                      // v moves to the middle of its buffer; out ends on v[0].
@@ -402,8 +385,8 @@ TEST_CASE("the 2-D reference function rejects bad arguments", "[errors]") {
       {"scale NaN", "scale_factor", Q, K, V, O, 4, 2, 3, 1, kNaN},
       {"scale inf", "scale_factor", Q, K, V, O, 4, 2, 3, 1, kInf},
       {"out is q", "out", Q, K, V, q.data(), 4, 2, 2, 1, 0.0f},
-      {"seq_len 2^59 + 1", "seq_len", Q, K, V, O, (int64_t{1} << 59) + 1, 2, 3,
-       1, 0.0f},
+      {"seq_len 2^59 + 1", "seq_len", Q, K, V, O, (int64_t{1} << 59) + 1, 2,
+       3, 1, 0.0f},
       {"d_v 2^60", "d_v", Q, K, V, O, 4, 2, int64_t{1} << 60, 1, 0.0f},
       {"seq_len * d_k overflows", "seq_len", Q, K, V, O, int64_t{1} << 40,
        int64_t{1} << 40, 3, 1, 0.0f},
