@@ -94,9 +94,9 @@ SWATTN_API void swattn_options_init(swattn_options* options);
  * v [B, Nk, Hkv, Dv], out [B, Nq, H, Dv]; lse is NULL or a contiguous,
  * 4-byte aligned float [B, H, Nq] that receives the natural log of each
  * softmax denominator (scores included). The address ranges of out and lse
- * may not meet those of q, k, v or each other. |query_offset| is at most 2^59
- * and scale finite. Scores must stay below FLT_MAX / log2(e), about 2.36e38:
- * the SIMD kernels work in base 2, and a row with a larger score gets NaN.
+ * may not meet those of q, k, v or each other. |query_offset| is at most 2^59.
+ * The SIMD kernels work in base 2, so |scale| is at most FLT_MAX / log2(e),
+ * about 2.36e38, and a row with a score above that gets NaN.
  * Thread-safe: concurrent calls with distinct outputs are fine. Each calling
  * thread keeps its scratch (at most 16 MiB) for its next call; the thread's
  * exit frees it. Large outputs whose rows are whole 64-byte aligned cache

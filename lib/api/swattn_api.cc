@@ -196,8 +196,9 @@ Problem CheckForward(const swattn_options* options, const swattn_tensor* q,
   SWATTN_REQUIRE(options->window_right >= -1,
                  "options->window_right must be >= -1 (-1 = unbounded), got " +
                      Str(options->window_right));
-  SWATTN_REQUIRE(std::isfinite(options->scale),
-                 "options->scale must be finite (0 = 1/sqrt(dim))");
+  SWATTN_REQUIRE(std::isfinite(options->scale * kLog2e),
+                 "options->scale must be finite, with |scale| <= FLT_MAX / "
+                 "log2(e) ~ 2.36e38 (0 = 1/sqrt(dim))");
   SWATTN_REQUIRE(options->num_threads >= 0,
                  "options->num_threads must be >= 0 (0 = all), got " +
                      Str(options->num_threads));
@@ -305,8 +306,9 @@ swattn_status SparseWindow(const float* q, const float* k, const float* v,
       !__builtin_mul_overflow(seq_len, std::max(d_k, d_v), &elements),
       "seq_len * d_k and seq_len * d_v must fit in int64 (seq_len " +
           Str(seq_len) + ", d_k " + Str(d_k) + ", d_v " + Str(d_v) + ")");
-  SWATTN_REQUIRE(std::isfinite(scale_factor),
-                 "scale_factor must be finite (0 = 1/sqrt(d_k))");
+  SWATTN_REQUIRE(std::isfinite(scale_factor * kLog2e),
+                 "scale_factor must be finite, with |scale_factor| <= FLT_MAX "
+                 "/ log2(e) ~ 2.36e38 (0 = 1/sqrt(d_k))");
   const auto tensor = [&](const float* data, int64_t d) {
     swattn_tensor t = {};
     t.data = const_cast<float*>(data);

@@ -17,6 +17,10 @@ namespace swattn {
 inline constexpr int64_t kMaxExtent = int64_t{1} << 59;
 inline constexpr int64_t kUnboundedRadius = int64_t{1} << 60;
 
+// The SIMD kernels work in base 2: queries are scaled by scale * kLog2e, in
+// float32, so the C ABI accepts only scales for which that stays finite.
+inline constexpr float kLog2e = 1.44269504088896340736f;
+
 // One [batch, seq, heads, dim] tensor: element strides, dim stride 1.
 template <typename T>
 struct View {

@@ -75,7 +75,6 @@ constexpr int kQkKeys = 8;
 constexpr int kPvRows = 8;
 #endif
 
-constexpr float kLog2e = 1.44269504088896340736f;
 // The running max m (log2 units) is stale: it is raised only when a score
 // passes it by more than this, so most key groups go straight from scores to
 // probabilities, each at most 2^8.

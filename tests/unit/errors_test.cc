@@ -150,6 +150,9 @@ std::vector<BadCase> BadForwardCases() {
       {"scale NaN", {"scale"}, [](Call& c) { c.options.scale = kNaN; }},
       {"scale +inf", {"scale"}, [](Call& c) { c.options.scale = kInf; }},
       {"scale -inf", {"scale"}, [](Call& c) { c.options.scale = -kInf; }},
+      // Finite, but scale * log2(e) is not: the SIMD kernels would give NaN.
+      {"scale 3e38", {"scale"}, [](Call& c) { c.options.scale = 3e38f; }},
+      {"scale -3e38", {"scale"}, [](Call& c) { c.options.scale = -3e38f; }},
       {"q.dim != k.dim", {"k", "q"},
        [](Call& c) {
          c.k.dim = 4;
@@ -345,6 +348,18 @@ TEST_CASE("a negative finite scale is valid", "[errors]") {
   CheckAllTargets(c);
 }
 
+TEST_CASE("the largest scale the SIMD kernels take is valid", "[errors]") {
+  // Just below FLT_MAX / log2(e), with keys small enough for moderate scores.
+  Problem p;
+  p.nq = p.nk = 20;
+  p.dim = p.vdim = 6;
+  p.left = p.right = 3;
+  p.scale = 2.35e38f;
+  Case c(p, 21);
+  for (float& x : c.k.storage()) x *= 1e-38f;
+  CheckAllTargets(c);
+}
+
 TEST_CASE("a failed call does not poison the next one", "[errors]") {
   Call bad;
   bad.options.window_left = -5;
@@ -384,6 +399,7 @@ TEST_CASE("the 2-D reference function rejects bad arguments", "[errors]") {
       {"window -7", "window_size", Q, K, V, O, 4, 2, 3, -7, 0.0f},
       {"scale NaN", "scale_factor", Q, K, V, O, 4, 2, 3, 1, kNaN},
       {"scale inf", "scale_factor", Q, K, V, O, 4, 2, 3, 1, kInf},
+      {"scale 3e38", "scale_factor", Q, K, V, O, 4, 2, 3, 1, 3e38f},
       {"out is q", "out", Q, K, V, q.data(), 4, 2, 2, 1, 0.0f},
       {"seq_len 2^59 + 1", "seq_len", Q, K, V, O, (int64_t{1} << 59) + 1, 2,
        3, 1, 0.0f},
